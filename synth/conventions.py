@@ -81,3 +81,10 @@ BONE_CHILD: dict[str, str] = {
     "l_collar": "l_shoulder", "l_shoulder": "l_elbow", "l_elbow": "l_wrist",
     "r_collar": "r_shoulder", "r_shoulder": "r_elbow", "r_elbow": "r_wrist",
 }  # fmt: skip
+
+#: Bones between EVAL_JOINTS indices, for drawing skeletons.
+EVAL_BONES: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (3, 4), (4, 5), (2, 3),          # legs and pelvis
+    (6, 7), (7, 8), (9, 10), (10, 11), (8, 9),       # arms and shoulders
+    (8, 12), (9, 12), (12, 13),                      # neck and head
+)  # fmt: skip

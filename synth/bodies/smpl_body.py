@@ -63,6 +63,10 @@ _MODEL_TYPES = {
 _GENDERS = ("neutral", "male", "female")
 _BASE_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 _EXTRA_KEYS = {"smpl": (), "smplh": (), "smplx": ("lmk_faces_idx", "lmk_bary_coords")}
+#: What smplx raises on a malformed model file: raw asserts and failed lookups.
+_SMPLX_LOAD_ERRORS = (
+    AssertionError, AttributeError, KeyError, IndexError, ValueError, TypeError, RuntimeError,
+)  # fmt: skip
 _CONVERT_HINT = "convert it to .npz on a machine with chumpy (recipe in synth/bodies/smpl_body.py)"
 
 
@@ -96,7 +100,7 @@ class SMPLBody(BodyModel):
         self.model.vertex_joint_selector = _NoExtraJoints()
         self.shape_dim = int(self.model.num_betas)
         if self.shape_dim != num_betas:
-            log.warning("%s has %d betas; using them instead of %d", path, self.shape_dim, num_betas)
+            log.warning("%s has %d betas; using them, not %d", path, self.shape_dim, num_betas)
         self.skeleton = Skeleton(names=NAMES, parents=PARENTS, canonical=dict(CANONICAL))
         self.register_buffer("faces", self.model.faces_tensor.clone(), persistent=False)
         self._vertex_joint = _body_vertex_joint(
@@ -163,7 +167,9 @@ class _NoExtraJoints(torch.nn.Module):
     """Stands in for smplx's VertexJointSelector: adds no vertex keypoints."""
 
     def forward(self, vertices: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
-        return joints
+        # A copy, as the original's torch.cat makes: smplx then adds transl in place, and
+        # the joints from lbs are a view of transforms that autograd still needs.
+        return joints.clone()
 
 
 # -- model files ---------------------------------------------------------------------------
@@ -195,7 +201,8 @@ def load_model_data(path: Path, model_type: str) -> dict:
     elif path.suffix == ".pkl":
         data = _read_pkl(path)
     else:
-        raise InputError(f"{path}: expected a .npz (or .pkl) {_MODEL_TYPES[model_type][1]} model file")
+        label = _MODEL_TYPES[model_type][1]
+        raise InputError(f"{path}: expected a .npz (or .pkl) {label} model file")
     # npz keeps non-array entries as 0-d object arrays; unwrap them (e.g. a sparse matrix).
     data = {k: v.item() if isinstance(v, np.ndarray) and v.dtype == object and v.ndim == 0 else v
             for k, v in data.items()}  # fmt: skip
@@ -231,7 +238,8 @@ def _read_pkl(path: Path) -> dict:
     except ModuleNotFoundError as e:
         raise _missing_module_error(path, e) from None
     except Exception as e:  # any failure to read a user's file is an input problem
-        raise InputError(f"{path} could not be unpickled ({_one_line(e)}); {_CONVERT_HINT}") from None
+        message = f"{path} could not be unpickled ({_one_line(e)}); {_CONVERT_HINT}"
+        raise InputError(message) from None
     if not isinstance(data, dict):
         raise InputError(f"{path} does not hold a model dictionary; {_CONVERT_HINT}")
     return data
@@ -274,7 +282,7 @@ def _build_layer(smplx, path: Path, data: dict, model_type: str, gender: str, nu
             else:
                 # SMPL-X always reads the file itself (no data_struct); already validated.
                 layer = smplx.SMPLXLayer(str(path), ext=path.suffix[1:], **common, **hands)
-    except (AssertionError, AttributeError, KeyError, IndexError, ValueError, TypeError, RuntimeError) as e:
+    except _SMPLX_LOAD_ERRORS as e:
         label = _MODEL_TYPES[model_type][1]
         raise InputError(f"{path} is not a usable {label} model file ({_one_line(e)})") from None
     if printed.getvalue().strip():

@@ -14,6 +14,8 @@ retargeters assume SMPL on one side), so it is written here; it is ~60 lines of 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import roma
 import torch
@@ -27,14 +29,20 @@ _FOOT_JOINTS = ("l_ankle", "r_ankle", "l_toe", "r_toe")
 
 
 def retarget(
-    clip: MotionClip, body: BodyModel, shape: torch.Tensor | None = None
+    clip: MotionClip,
+    body: BodyModel,
+    shape: torch.Tensor | None = None,
+    ground_with_mesh: bool = True,
 ) -> BodyMotion:
     """Map ``clip`` onto ``body`` (shape ``[S]``, default shape if None).
 
-    The result stands on the ground plane y = 0: the lowest foot joints at the clip's
-    typical contact height reach the target's rest height of those joints above its soles.
+    The result stands on the ground plane y = 0. First the foot joints at the clip's
+    typical contact height are put at the target's rest height of those joints above its
+    soles (cheap, from the skeletons alone); then, with ``ground_with_mesh``, the posed
+    mesh refines the offset (see :func:`ground_on_mesh`).
     """
     shape = body.default_shape(1)[0] if shape is None else shape
+    clip = level_floor(clip)
     rest = body.rest(shape[None])
     rest_joints = rest.joints[0].double()
     skel = body.skeleton
@@ -61,7 +69,7 @@ def retarget(
     local[:, 0] = glob_t[:, 0]
 
     transl = _root_trajectory(clip, body, rest, skel.canonical)
-    return BodyMotion(
+    motion = BodyMotion(
         name=clip.name,
         fps=clip.fps,
         pose=local[:, 1:].float(),
@@ -69,6 +77,56 @@ def retarget(
         transl=transl.float(),
         shape=shape.float(),
     )
+    return ground_on_mesh(motion, body) if ground_with_mesh else motion
+
+
+def level_floor(clip: MotionClip, max_tilt_deg: float = 8.0) -> MotionClip:
+    """Rotate the clip so the floor its planted feet touch is horizontal.
+
+    Mocap floors are often a degree or so off level (CMU 02_01 rises 4.5 cm over 2.6 m),
+    which no single vertical offset can fix. Fits ``y = a x + b z + c`` to the positions of
+    planted feet (slow and low) and rotates the root so that plane's normal is +Y. Clips
+    that stay in place, or whose fit is implausibly steep, are returned unchanged.
+    """
+    feet = [n for n in ("l_toe", "r_toe") if n in clip.canonical] or [
+        n for n in ("l_ankle", "r_ankle") if n in clip.canonical
+    ]
+    pos = clip.joint_positions()
+    pts = []
+    for name in feet:
+        p = pos[:, clip.canonical[name]]
+        speed = np.linalg.norm(np.diff(p[:, [0, 2]], axis=0), axis=1) * clip.fps
+        low = p[1:, 1] < np.quantile(p[:, 1], 0.3)
+        pts.append(p[1:][(speed < 0.3) & low])
+    pts = np.concatenate(pts) if pts else np.zeros((0, 3))
+    if len(pts) < 10 or np.ptp(pts[:, [0, 2]], axis=0).max() < 0.5:
+        return clip
+    design = np.stack([pts[:, 0], pts[:, 2], np.ones(len(pts))], 1)
+    (a, b, _), *_ = np.linalg.lstsq(design, pts[:, 1], rcond=None)
+    normal = torch.tensor([-a, 1.0, -b], dtype=torch.float64)
+    tilt = rotation_between(normal, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)).numpy()
+    if np.degrees(np.arccos(np.clip((np.trace(tilt) - 1) / 2, -1, 1))) > max_tilt_deg:
+        return clip
+    rotations = clip.rotations.copy()
+    root = clip.parents.index(-1)
+    rotations[:, root] = tilt @ rotations[:, root]  # a rigid turn of the whole world
+    return dataclasses.replace(
+        clip, rotations=rotations.astype(np.float32), root_positions=(clip.root_positions @ tilt.T).astype(np.float32)
+    )
+
+
+def ground_on_mesh(motion: BodyMotion, body: BodyModel, quantile: float = 0.02) -> BodyMotion:
+    """Shift the motion vertically so the body's lowest surface point touches y = 0.
+
+    Uses a low quantile over frames of the per-frame lowest vertex, so rolls and crawls
+    (where the back or hands are lowest) rest on the ground as well as walks, and a few
+    bad frames cannot lift the whole clip.
+    """
+    lowest = motion.posed(body).vertices[..., 1].min(dim=1).values
+    offset = torch.quantile(lowest.double(), quantile).float()
+    transl = motion.transl.clone()
+    transl[:, 1] -= offset
+    return dataclasses.replace(motion, transl=transl)
 
 
 def _rest_correction(name, tgt_rest, tgt_canon, src_rest, src_canon) -> torch.Tensor:

@@ -1,0 +1,112 @@
+"""Typed configs for the ``synth`` commands.
+
+Hydra composes the YAML files in ``configs/`` (shipped inside the package) and applies
+command-line overrides; :func:`typed` then checks the result against these dataclasses,
+so a misspelt key or a wrong type fails at start-up with one line, not deep in a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from synth.errors import InputError
+
+BODY_BACKENDS = ("anny", "smpl")
+MOTION_SOURCES = ("deepmimic", "bvh", "amass")
+
+
+@dataclasses.dataclass
+class BodyConfig:
+    name: str = "anny"
+    # anny
+    topology: str = "anny"
+    cache_dir: str | None = None
+    # smpl
+    model_path: str | None = None
+    model_type: str = "smpl"
+    gender: str = "neutral"
+    num_betas: int = 10
+
+    def __post_init__(self) -> None:
+        if self.name not in BODY_BACKENDS:
+            raise InputError(f"body={self.name!r} is unknown; choose one of {', '.join(BODY_BACKENDS)}")
+        if self.name == "smpl" and not self.model_path:
+            raise InputError("body=smpl needs body.model_path=<folder holding smpl/SMPL_NEUTRAL.npz>")
+
+
+@dataclasses.dataclass
+class MotionConfig:
+    source: str = "deepmimic"
+    clip: str = "walk"  # clip name: DeepMimic name, BVH file stem, AMASS file stem
+    path: str | None = None  # file or folder of the collection (bvh, amass)
+    body_model_path: str | None = None  # SMPL-H folder, to read AMASS skeletons
+    fps: float = 30.0
+    speed: float = 1.0
+    mirror: bool = False
+    yaw_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.source not in MOTION_SOURCES:
+            raise InputError(f"motion.source={self.source!r} is unknown; choose one of {', '.join(MOTION_SOURCES)}")
+        if self.source in ("bvh", "amass") and not self.path:
+            raise InputError(f"motion={self.source} needs motion.path=<file or folder of the collection>")
+        if self.fps <= 0 or self.speed <= 0:
+            raise InputError("motion.fps and motion.speed must be positive")
+
+
+@dataclasses.dataclass
+class RenderConfig:
+    width: int = 320
+    height: int = 240
+    fov_deg: float = 50.0
+    azimuth_deg: float = 35.0
+    elevation_deg: float = 10.0
+    fill: float = 0.75
+
+
+@dataclasses.dataclass
+class PreviewConfig:
+    body: BodyConfig = dataclasses.field(default_factory=BodyConfig)
+    motion: MotionConfig = dataclasses.field(default_factory=MotionConfig)
+    render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    out: str = "preview/preview.mp4"  # .mp4 or .gif
+    sheet: str = "preview/preview_sheet.png"
+    frames: int = 0  # 0: the whole clip
+    sheet_frames: int = 8
+    seed: int = 0
+    random_shape: bool = False
+
+    def __post_init__(self) -> None:
+        if Path(self.out).suffix.lower() not in (".mp4", ".gif"):
+            raise InputError(f"out={self.out!r} must end in .mp4 or .gif")
+
+
+def typed(cfg: DictConfig | dict, cls: type) -> Any:
+    """Validate ``cfg`` against dataclass ``cls``: unknown keys and bad types fail."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls), cfg)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        raise InputError(f"bad config: {_first_line(e)}") from None
+
+
+def compose(config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``configs/<config_name>.yaml`` with Hydra command-line style overrides."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.errors import HydraException
+
+    try:
+        with initialize_config_module(config_module="configs", version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as e:
+        raise InputError(f"bad config override: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

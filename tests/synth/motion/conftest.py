@@ -1,0 +1,19 @@
+"""Fixtures for the motion tests: the shared real test data (``../shared/data``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: The shared test data, beside the repository (never copied into it; see its README).
+SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def cmu_bvh_dir() -> Path:
+    """The 56 CMU BVH clips and MANIFEST.tsv; skips when the shared data is absent."""
+    path = SHARED_DATA / "cmu_bvh"
+    if not path.is_dir():
+        pytest.skip(f"shared CMU BVH data not found at {path}")
+    return path
