@@ -64,6 +64,7 @@ class Renderer:
                 "(apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libgl1) and set "
                 "PYOPENGL_PLATFORM=egl"
             ) from e
+        _disable_msaa(pyrender)
         self._pyrender = pyrender
         self.width, self.height = int(width), int(height)
         self._gl = pyrender.OffscreenRenderer(self.width, self.height)
@@ -174,6 +175,26 @@ class Renderer:
         fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         vn = self._normals_op[1] @ fn
         return (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _disable_msaa(pyrender) -> None:
+    """Make pyrender allocate single-sample framebuffers instead of its hard-coded 4x MSAA.
+
+    On CPU (llvmpipe) resolving 4x MSAA costs more than drawing the body; and without it
+    the silhouette is exactly the mask used for compositing and ground truth, with no
+    half-blended edge pixels. pyrender exposes no option for this, hence the patch of its
+    module-level GL function (idempotent).
+    """
+    module = pyrender.renderer
+    if getattr(module, "_synth_single_sample", False):
+        return
+    gl_storage = module.glRenderbufferStorageMultisample
+
+    def single_sample(target, _samples, internal_format, width, height):
+        return gl_storage(target, 0, internal_format, width, height)
+
+    module.glRenderbufferStorageMultisample = single_sample
+    module._synth_single_sample = True
 
 
 def default_lighting():

@@ -120,7 +120,9 @@ def _read_amass(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
             f"(AMASS SMPL-H is [T, 156]), got {list(poses.shape)}"
         )
     if trans.shape != (len(poses), 3):
-        raise InputError(f"{path}: trans must be [{len(poses)}, 3] like poses, got {list(trans.shape)}")
+        raise InputError(
+            f"{path}: trans must be [{len(poses)}, 3] like poses, got {list(trans.shape)}"
+        )
     if rate.size != 1 or not float(rate.reshape(-1)[0]) > 0:
         raise InputError(f"{path}: {rate_key} must be one positive number, got {rate.tolist()}")
     return poses, trans, betas.reshape(-1), float(rate.reshape(-1)[0])

@@ -7,6 +7,8 @@ Contract
         joint's rotation channels in the order they are listed, angles in degrees
         (``Zrotation Yrotation Xrotation`` gives ``Rz @ Ry @ Rx``), which is the suite's
         local-ref convention because BVH offsets are given in world-aligned axes at rest.
+        ``fps`` is ``1 / Frame Time``, snapped to the whole number whose period rounds to
+        the Frame Time as written (``0.0083333`` -> exactly 120).
         ``root_positions`` are the root's position channels (components without a channel
         keep the root OFFSET); position channels on other joints are ignored, since a
         MotionClip has fixed bone lengths (the OFFSET is kept). Lengths are multiplied by
@@ -113,6 +115,7 @@ class BvhData:
     offsets: np.ndarray  #: float64 [J, 3], file units
     channels: tuple[tuple[str, ...], ...]  #: per joint, normalised e.g. ("Zrotation", ...)
     frame_time: float
+    fps: float  #: 1 / frame_time, snapped to a whole rate when the file rounded its period
     motion: np.ndarray  #: float64 [T, C], the channel values, joints in file order
 
     @property
@@ -137,7 +140,7 @@ def load_bvh(
 
     return MotionClip(
         name=name if name is not None else data.path.stem,
-        fps=1.0 / data.frame_time,
+        fps=data.fps,
         joint_names=data.joint_names,
         parents=data.parents,
         offsets=(data.offsets * unit_scale).astype(np.float32),
@@ -187,7 +190,7 @@ def read_bvh(path: str | Path) -> BvhData:
     num_channels = sum(len(c) for c in hierarchy.channels)
     if num_channels == 0:
         raise InputError(f"{path}: the HIERARCHY declares no CHANNELS")
-    frame_time, motion = _parse_motion(path, lines, motion_at + 1, num_channels)
+    frame_time, fps, motion = _parse_motion(path, lines, motion_at + 1, num_channels)
     return BvhData(
         path=path,
         joint_names=tuple(hierarchy.names),
@@ -195,6 +198,7 @@ def read_bvh(path: str | Path) -> BvhData:
         offsets=np.asarray(hierarchy.offsets, np.float64).reshape(-1, 3),
         channels=tuple(hierarchy.channels),
         frame_time=frame_time,
+        fps=fps,
         motion=motion,
     )
 
@@ -345,10 +349,11 @@ def _open_joint(ts: _TokenStream, h: _Hierarchy, parent: int) -> int:
 
 def _read_channels(ts: _TokenStream) -> tuple[str, ...]:
     count_tok = ts.next("the CHANNELS count")
-    if not count_tok.isdigit():
+    count = _whole_number(count_tok)
+    if count is None:
         ts.fail(f"CHANNELS count must be a whole number, found {_show(count_tok)}")
     names = []
-    for _ in range(int(count_tok)):
+    for _ in range(count):
         tok = ts.next("a channel name")
         m = _CHANNEL.match(tok)
         if m is None:
@@ -374,8 +379,8 @@ def _skip_end_site(ts: _TokenStream) -> None:
 
 def _parse_motion(
     path: Path, lines: Sequence[str], start: int, num_channels: int
-) -> tuple[float, np.ndarray]:
-    """Frame time and the ``[T, C]`` channel values of the lines after MOTION."""
+) -> tuple[float, float, np.ndarray]:
+    """Frame time, fps and the ``[T, C]`` channel values of the lines after MOTION."""
     body = ((no, ln) for no, ln in enumerate(lines[start:], start + 1) if ln.strip())
 
     def header(pattern: re.Pattern, what: str) -> tuple[str, int]:
@@ -388,9 +393,9 @@ def _parse_motion(
         return m.group(1), no
 
     frames_tok, no = header(_FRAMES, "Frames: <count>")
-    if not frames_tok.isdigit():
+    num_frames = _whole_number(frames_tok)
+    if num_frames is None:
         raise InputError(f"{path}:{no}: Frames must be a whole number, found {_show(frames_tok)}")
-    num_frames = int(frames_tok)
     if num_frames == 0:
         raise InputError(f"{path}:{no}: the clip has no frames (Frames: 0)")
     time_tok, no = header(_FRAME_TIME, "Frame Time: <seconds>")
@@ -399,7 +404,9 @@ def _parse_motion(
     except ValueError:
         frame_time = math.nan
     if not (math.isfinite(frame_time) and frame_time > 0):
-        raise InputError(f"{path}:{no}: Frame Time must be a positive number, found {_show(time_tok)}")
+        raise InputError(
+            f"{path}:{no}: Frame Time must be a positive number, found {_show(time_tok)}"
+        )
 
     rows = list(body)
     if len(rows) < num_frames:
@@ -425,7 +432,17 @@ def _parse_motion(
     if motion is None or not np.isfinite(motion).all():
         no, tok = _first_bad_value(rows, split)
         raise InputError(f"{path}:{no}: frame value {_show(tok)} is not a finite number")
-    return frame_time, motion
+    return frame_time, _snapped_fps(time_tok, frame_time), motion
+
+
+def _snapped_fps(written: str, frame_time: float) -> float:
+    # Files write the period rounded (1/120 s as 0.0083333); recover the whole rate when
+    # its period, rounded to as many decimals as the file wrote, is what the file says.
+    decimals = len(written.partition(".")[2]) if "e" not in written.lower() else None
+    rate = round(1.0 / frame_time)
+    if decimals and rate > 0 and round(1.0 / rate, decimals) == round(frame_time, decimals):
+        return float(rate)
+    return 1.0 / frame_time
 
 
 def _first_bad_value(rows, split) -> tuple[int, str]:
@@ -508,6 +525,10 @@ def _rest_positions(offsets: np.ndarray, parents: Sequence[int]) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _whole_number(token: str) -> int | None:
+    return int(token) if re.fullmatch(r"[0-9]+", token) else None
 
 
 def _bare_name(bone: str) -> str:

@@ -75,9 +75,14 @@ def write_npz(tmp_path, *, frames=4, root=STAND_UP, trans=None, body_pose=None, 
     return path
 
 
+def rotmats(poses):
+    """``[T, 22, 3, 3]`` body rotations of AMASS poses, by scipy (independent of the loader)."""
+    return Rotation.from_rotvec(poses[:, :66].reshape(-1, 3)).as_matrix().reshape(-1, 22, 3, 3)
+
+
 def smpl_fk_in_amass(poses, trans, rest):
     """SMPL joints in AMASS world axes, the way AMASS was made: the root turns about J_0."""
-    rot = Rotation.from_rotvec(poses[:, :66].reshape(-1, 3)).as_matrix().reshape(len(poses), 22, 3, 3)
+    rot = rotmats(poses)
     glob = np.empty_like(rot)
     pos = np.empty((len(poses), 22, 3))
     for j, p in enumerate(smpl_skeleton.PARENTS):
@@ -113,10 +118,13 @@ def test_standing_clip_shapes_fps_and_axes(tmp_path):
 
     # Standing upright in AMASS is the identity in the suite frame: the rest pose is
     # SMPL's own, upright and facing +Z, and the joints are the rest joints moved.
-    np.testing.assert_allclose(clip.rotations, np.broadcast_to(np.eye(3), clip.rotations.shape), atol=1e-6)
-    np.testing.assert_allclose(clip.rest_positions() - clip.rest_positions()[0], REST_JOINTS - j0, atol=1e-6)
+    eye = np.broadcast_to(np.eye(3), clip.rotations.shape)
+    np.testing.assert_allclose(clip.rotations, eye, atol=1e-6)
+    rest = clip.rest_positions()
+    np.testing.assert_allclose(rest - rest[0], REST_JOINTS - j0, atol=1e-6)
     pos = clip.joint_positions()
-    np.testing.assert_allclose(pos - pos[:, :1], np.broadcast_to(REST_JOINTS - j0, pos.shape), atol=1e-6)
+    moved = np.broadcast_to(REST_JOINTS - j0, pos.shape)
+    np.testing.assert_allclose(pos - pos[:, :1], moved, atol=1e-6)
     k = clip.canonical
     assert (pos[:, k["head"], 1] > pos[:, k["pelvis"], 1] + 0.5).all()
     assert (pos[:, k["l_hip"], 0] > pos[:, k["r_hip"], 0]).all()
@@ -127,7 +135,7 @@ def test_turn_about_amass_z_is_a_turn_about_suite_y(tmp_path):
     turned = np.full(3, 2 * np.pi / 3 / np.sqrt(3))
     np.testing.assert_allclose(
         Rotation.from_rotvec(turned).as_matrix(),
-        Rotation.from_euler("z", 90, degrees=True).as_matrix() @ Rotation.from_rotvec(STAND_UP).as_matrix(),
+        Rotation.from_euler("ZX", [90, 90], degrees=True).as_matrix(),  # intrinsic: Rz @ Rx
         atol=1e-12,
     )
     clip = load_amass(write_npz(tmp_path, root=turned), StandInBody())
@@ -152,7 +160,7 @@ def test_forward_kinematics_match_smpl_in_amass_axes(tmp_path):
     expected = smpl_fk_in_amass(poses, trans, REST_JOINTS) @ AMASS_TO_SUITE.T
     np.testing.assert_allclose(clip.joint_positions(), expected, atol=1e-5)
     # The body rotations are SMPL's pose parameters, unchanged; the root is in suite axes.
-    file_rot = Rotation.from_rotvec(poses[:, :66].reshape(-1, 3)).as_matrix().reshape(frames, 22, 3, 3)
+    file_rot = rotmats(poses)
     np.testing.assert_allclose(clip.rotations[:, 1:], file_rot[:, 1:], atol=1e-6)
     np.testing.assert_allclose(clip.rotations[:, 0], AMASS_TO_SUITE @ file_rot[:, 0], atol=1e-6)
 
