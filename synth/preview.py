@@ -100,25 +100,33 @@ def draw_keypoints(image: np.ndarray, uv: np.ndarray, visible: np.ndarray) -> np
         cv2.line(img, pts[a], pts[b], (255, 255, 255), 1, cv2.LINE_AA)
     for i, (p, v) in enumerate(zip(pts, visible)):
         color = (230, 60, 60) if i in (0, 1, 2, 6, 7, 8) else (60, 120, 240) if i < 12 else (250, 210, 60)
-        cv2.circle(img, p, 3, color, -1 if v else 1, cv2.LINE_AA)
+        cv2.circle(img, p, 2, color, -1 if v else 1, cv2.LINE_AA)
     return img
 
 
 def write_sheet(path: Path, frames, joints_2d, visible, n: int) -> Path:
-    """A PNG grid of ``n`` evenly spaced frames with keypoints, frame numbers on top."""
+    """A PNG grid of ``n`` evenly spaced frames: each rendered frame (numbered) above the
+    same frame with its keypoints drawn."""
     import cv2
     import imageio.v3 as iio
 
     idx = np.linspace(0, len(frames) - 1, num=min(n, len(frames))).round().astype(int)
-    tiles = []
-    for i in idx:
-        tile = draw_keypoints(frames[i], joints_2d[i], visible[i])
-        cv2.putText(tile, f"t={i}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-        tiles.append(tile)
-    cols = min(4, len(tiles))
-    while len(tiles) % cols:
-        tiles.append(np.zeros_like(tiles[0]))
-    rows = [np.concatenate(tiles[r : r + cols], axis=1) for r in range(0, len(tiles), cols)]
+    cols = min(4, len(idx))
+    rows = []
+    for r in range(0, len(idx), cols):
+        chunk = list(idx[r : r + cols]) + [None] * (cols - len(idx[r : r + cols]))
+        plain, marked = [], []
+        for i in chunk:
+            if i is None:
+                plain.append(np.zeros_like(frames[0]))
+                marked.append(np.zeros_like(frames[0]))
+                continue
+            tile = frames[i].copy()
+            cv2.putText(tile, f"t={i}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+            plain.append(tile)
+            marked.append(draw_keypoints(frames[i], joints_2d[i], visible[i]))
+        # Each frame twice: the render above, the same frame with its keypoints below.
+        rows += [np.concatenate(plain, axis=1), np.concatenate(marked, axis=1)]
     path.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(path, np.concatenate(rows, axis=0))
     return path

@@ -8,7 +8,10 @@ Contract
         (``Zrotation Yrotation Xrotation`` gives ``Rz @ Ry @ Rx``), which is the suite's
         local-ref convention because BVH offsets are given in world-aligned axes at rest.
         ``fps`` is ``1 / Frame Time``, snapped to the whole number whose period rounds to
-        the Frame Time as written (``0.0083333`` -> exactly 120).
+        the Frame Time as written when that has 1e-4 precision (``0.0083333`` -> 120).
+        ``canonical`` maps bones by name through ``ALIASES`` (CMU / MotionBuilder / Mixamo
+        names and a few common variants, namespace prefixes ignored); the 14
+        ``EVAL_JOINTS`` must all be found.
         ``root_positions`` are the root's position channels (components without a channel
         keep the root OFFSET); position channels on other joints are ignored, since a
         MotionClip has fixed bone lengths (the OFFSET is kept). Lengths are multiplied by
@@ -437,10 +440,12 @@ def _parse_motion(
 
 def _snapped_fps(written: str, frame_time: float) -> float:
     # Files write the period rounded (1/120 s as 0.0083333); recover the whole rate when
-    # its period, rounded to as many decimals as the file wrote, is what the file says.
-    decimals = len(written.partition(".")[2]) if "e" not in written.lower() else None
+    # its period, rounded to as many decimals as the file wrote, is what the file says,
+    # and only when those decimals pin the period to 1e-4 (so 0.03 stays 33.3 fps).
+    decimals = len(written.partition(".")[2]) if "e" not in written.lower() else 0
+    precise = decimals > 0 and 0.5 * 10.0**-decimals < 1e-4 * frame_time
     rate = round(1.0 / frame_time)
-    if decimals and rate > 0 and round(1.0 / rate, decimals) == round(frame_time, decimals):
+    if precise and rate > 0 and round(1.0 / rate, decimals) == round(frame_time, decimals):
         return float(rate)
     return 1.0 / frame_time
 

@@ -59,7 +59,7 @@ def test_preview_end_to_end(tmp_path, anny_body):
     frames = iio.imread(video, plugin="pyav")
     assert frames.shape == (12, 240, 320, 3)
     img = iio.imread(sheet)
-    assert img.shape == (240, 4 * 320, 3)
+    assert img.shape == (2 * 240, 4 * 320, 3)
     # The person is drawn: each tile differs from the flat background somewhere.
     assert all((np.abs(img[:, i * 320 : (i + 1) * 320].astype(int) - (118, 122, 128)).sum(-1) > 60).sum() > 500
                for i in range(4))

@@ -291,7 +291,8 @@ def test_unit_scale_is_inferred_from_leg_length(tmp_path, scale):
 @pytest.mark.parametrize(
     "written, fps",
     [("0.0333333", 30.0), ("0.033", 1 / 0.033), ("0.04", 25.0), ("0.0416667", 24.0),
-     ("0.01", 100.0), ("0.00833", 1 / 0.00833), ("8.3333e-3", 1 / 8.3333e-3)],
+     ("0.01", 100.0), ("0.00833", 1 / 0.00833), ("0.03", 1 / 0.03),
+     ("8.3333e-3", 1 / 8.3333e-3)],
 )
 def test_fps_snaps_only_to_rates_the_file_rounded(tmp_path, written, fps):
     text = make_bvh().replace("Frame Time: 0.0333333", f"Frame Time: {written}")
