@@ -18,8 +18,8 @@ Contract
     part of their nearest canonical ancestor; a root chain with no canonical joint at all
     counts as torso.
 
-``sample_appearance(rng, rest_vertices [V,3], parts [V], kinds=None, photos=None)
--> [V,3] uint8``
+``sample_appearance(rng, rest_vertices [V,3], parts [V], kinds=None, photos=None,
+shading_noise=0.03) -> [V,3] uint8``
     One outfit: a skin tone from the Monk skin-tone scale (light to dark) on head, hands
     and, with short sleeves / shorts, forearms / shins; a top on torso + upper arms
     (+ forearms with long sleeves); bottoms on the lower torso (below a random waist) and
@@ -30,7 +30,8 @@ Contract
     (``FABRICS``). ``kinds`` restricts the kinds drawn from and ``photos`` the photos
     (both mainly so tests can force them). Texture coordinates are cylindrical around
     each body segment's long axis, in metres, so patterns have a physical size. A small
-    per-vertex brightness noise is applied last.
+    per-vertex brightness noise (std ``shading_noise``, 0 turns it off) is applied last.
+    Photos are loaded lazily on first use and cached (``load_photo``, ``load_fabric``).
 
 ``sample_lighting(rng) -> Lighting``
     Ambient RGB in [0, 1] plus 1-3 ``DirectionalLight`` (unit ``direction`` pointing from
@@ -103,10 +104,6 @@ _NEUTRALS = np.array([
     [60, 85, 125], [215, 200, 170], [170, 150, 105], [95, 65, 45], [85, 90, 55],
 ], dtype=np.float64) / 255.0  # fmt: skip
 
-_SHADING_STD = 0.03  # per-vertex brightness noise (std of a multiplicative factor)
-_SHADING_CLIP = 0.08
-
-
 # -- body parts --------------------------------------------------------------------------
 
 
@@ -139,7 +136,10 @@ def load_photo(name: str) -> np.ndarray:
 
     if name not in PHOTOS:
         raise ValueError(f"unknown photo {name!r}; choose from {PHOTOS}")
-    image = skimage.data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage.data, name)()
+    if name == "motorcycle":
+        image = skimage.data.stereo_motorcycle()[0]  # the left view of the stereo pair
+    else:
+        image = getattr(skimage.data, name)()
     image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
     image.setflags(write=False)  # shared through the cache
     return image
@@ -168,8 +168,12 @@ def sample_appearance(
     parts: np.ndarray,
     kinds: Sequence[str] | None = None,
     photos: Sequence[str] | None = None,
+    shading_noise: float = 0.03,
 ) -> np.ndarray:
-    """``[V, 3]`` uint8 vertex colours of one random outfit (see the module docstring)."""
+    """``[V, 3]`` uint8 vertex colours of one random outfit (see the module docstring).
+
+    ``shading_noise`` is the std of the per-vertex brightness factor (0 turns it off).
+    """
     verts = np.asarray(rest_vertices, dtype=np.float64)
     parts = np.asarray(parts)
     kinds = tuple(kinds) if kinds is not None else KINDS
@@ -206,7 +210,8 @@ def sample_appearance(
     colours[hair] = _HAIR[rng.choice(len(_HAIR), p=_HAIR_WEIGHTS)] * rng.uniform(0.9, 1.1)
 
     # Brightness noise breaks up perfectly flat regions (real skin and cloth are never flat).
-    shade = np.clip(1.0 + rng.normal(0.0, _SHADING_STD, len(verts)), 1 - _SHADING_CLIP, 1 + _SHADING_CLIP)
+    clip = 2.5 * shading_noise
+    shade = np.clip(1.0 + rng.normal(0.0, shading_noise, len(verts)), 1 - clip, 1 + clip)
     colours *= shade[:, None]
     return np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
@@ -331,7 +336,8 @@ def _garment_colour(rng: np.random.Generator) -> np.ndarray:
     """A clothing colour: often a neutral, otherwise a random hue of moderate saturation."""
     if rng.random() < 0.4:
         return np.clip(_NEUTRALS[rng.integers(len(_NEUTRALS))] * rng.uniform(0.9, 1.1), 0.0, 1.0)
-    return np.array(colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.25, 0.9), rng.uniform(0.25, 0.95)))
+    hue, sat, val = rng.random(), rng.uniform(0.25, 0.9), rng.uniform(0.25, 0.95)
+    return np.array(colorsys.hsv_to_rgb(hue, sat, val))
 
 
 def _colour_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -398,7 +404,8 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
     """Random ambient + 1-3 directional lights (see the module docstring)."""
     ambient = rng.uniform(0.15, 0.45) * _temperature_rgb(_sample_temperature(rng))
     key_intensity = rng.uniform(1.5, 4.0)
-    lights = [DirectionalLight(_direction(rng, 20.0, 75.0), _temperature_rgb(_sample_temperature(rng)), key_intensity)]
+    key_colour = _temperature_rgb(_sample_temperature(rng))
+    lights = [DirectionalLight(_direction(rng, 20.0, 75.0), key_colour, key_intensity)]
     for _ in range(rng.integers(0, 3)):
         lights.append(
             DirectionalLight(
