@@ -22,7 +22,7 @@ FLOW_INPUT_SCALE = 20.0
 def check_pairs(pairs: np.ndarray) -> np.ndarray:
     """Validate a batch of image pairs; a single pair ``[2, H, W, 3]`` is promoted to N=1."""
     pairs = np.asarray(pairs)
-    if pairs.ndim == 4:
+    if pairs.ndim == 4 and pairs.shape[0] == 2 and pairs.shape[-1] == 3:
         pairs = pairs[None]
     if pairs.ndim != 5 or pairs.shape[1] != 2 or pairs.shape[-1] != 3:
         raise InputError(f"flow input must be uint8 [N, 2, H, W, 3] RGB pairs; got shape {pairs.shape}")
@@ -33,14 +33,18 @@ def check_pairs(pairs: np.ndarray) -> np.ndarray:
     return pairs
 
 
-def check_flow(flow: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """A backend's output must be finite float32 ``[N, H, W, 2]`` matching ``pairs``."""
+def check_flow(flow: np.ndarray, pairs: np.ndarray, name: str = "flow backend") -> np.ndarray:
+    """A backend's output must be finite float32 ``[N, H, W, 2]`` matching ``pairs``.
+
+    Non-finite flow is an error, not something to zero out: it means broken weights (an
+    untrained or mismatched checkpoint) and would silently poison a dataset."""
     n, _, h, w, _ = pairs.shape
     if flow.shape != (n, h, w, 2):
-        raise RuntimeError(f"flow backend returned {flow.shape}, expected {(n, h, w, 2)}")
+        raise RuntimeError(f"{name} returned {flow.shape}, expected {(n, h, w, 2)}")
     flow = flow.astype(np.float32, copy=False)
-    if not np.isfinite(flow).all():
-        flow = np.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
+    bad = ~np.isfinite(flow)
+    if bad.any():
+        raise RuntimeError(f"{name} returned non-finite flow at {int(bad.any(-1).sum())} pixels; check its weights")
     return flow
 
 

@@ -23,6 +23,18 @@ from synth.errors import InputError, MissingDependency
 
 def import_ptlflow():
     """Import ptlflow, or fail with the install hint (never fall back to another backend)."""
+    import logging
+    import warnings
+
+    # ptlflow's model zoo imports DINOv2 and timm, which warn about optional speed-ups
+    # (xFormers) and deprecated paths on every import; none of it concerns flow here.
+    logging.getLogger("dinov2").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _import_ptlflow()
+
+
+def _import_ptlflow():
     try:
         import ptlflow  # noqa: F401
     except ModuleNotFoundError as e:

@@ -29,7 +29,7 @@ class FlowBackend:
 
     def __call__(self, pairs: np.ndarray) -> np.ndarray:
         pairs = check_pairs(pairs)
-        return check_flow(self._estimate(pairs), pairs)
+        return check_flow(self._estimate(pairs), pairs, self.name)
 
     def _estimate(self, pairs: np.ndarray) -> np.ndarray:
         raise NotImplementedError

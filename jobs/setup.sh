@@ -2,7 +2,8 @@
 # Create or refresh .venv/ at the repository root, installing any missing Debian packages
 # for offscreen OpenGL (EGL/Mesa) first. Safe to run again: it only does what is missing.
 #
-#   MOTIONHMR_EXTRAS   pip extras to install (default "test"; e.g. "test,smpl")
+#   MOTIONHMR_EXTRAS   pip extras to install (default "test", which includes smpl and ptlflow;
+#                      e.g. "smpl" or "ptlflow" for a lean non-test install)
 #   PYTHON             interpreter for a new venv (default python3.11, else python3)
 #
 # torch is pinned in constraints.txt. On a CPU-only machine whose pip finds the CPU wheel
@@ -37,6 +38,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the suite into .venv (extras: $extras)"
   .venv/bin/python -m pip install -q -c constraints.txt torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import synth, torch, anny, pyrender" # fail here, not later, if the install broke
+  if [[ ",$extras," == *",ptlflow,"* || ",$extras," == *",test,"* ]]; then
+    # --no-deps: ptlflow requires opencv-python, which would overwrite our contrib cv2/;
+    # its other requirements come from the [ptlflow] extra above.
+    .venv/bin/python -m pip install -q -c constraints.txt --no-deps ptlflow==0.4.2 2>&1 | grep -v "^WARNING: Location" || true
+  fi
+  .venv/bin/python -c "import synth, torch, anny, pyrender, cv2.optflow" # fail here, not later, if the install broke
   echo "$want" > "$stamp"
 fi
