@@ -38,6 +38,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the suite into .venv (extras: $extras)"
   .venv/bin/python -m pip install -q -c constraints.txt torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
+  # sports2d ships a real outdoor video (Sports2D/Demo/demo.mp4) used as an embedded
+  # background; only that file is used, so its heavy pose-estimation requirements are skipped.
+  .venv/bin/python -m pip install -q -c constraints.txt --no-deps sports2d==0.8.34 2>&1 | grep -v "^WARNING: Location" || true
   if [[ ",$extras," == *",ptlflow,"* || ",$extras," == *",test,"* ]]; then
     # --no-deps: ptlflow requires opencv-python, which would overwrite our contrib cv2/;
     # its other requirements come from the [ptlflow] extra above.
