@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from flow.config import FlowConfig
 from synth.errors import InputError
 
 BODY_BACKENDS = ("anny", "smpl")
@@ -84,6 +85,74 @@ class PreviewConfig:
     def __post_init__(self) -> None:
         if Path(self.out).suffix.lower() not in (".mp4", ".gif"):
             raise InputError(f"out={self.out!r} must end in .mp4 or .gif")
+
+
+TRACKING_MODES = ("tracked", "untracked", "static")
+
+
+def _occluder_config():
+    from synth.occluders import OccluderConfig
+
+    return OccluderConfig
+
+
+@dataclasses.dataclass
+class BackgroundConfig:
+    path: str | None = None  # folder of videos (e.g. Kinetics: class folders of .mp4); None = embedded
+    mode: str = "tracked"  # tracked | untracked | static (the paper's Table 2 ablation)
+    height: int = 240
+    width: int = 320
+    tracking_scale: float = 0.5  # camera tracking flow runs at this share of the frame size
+    tracking_flow: FlowConfig = dataclasses.field(default_factory=lambda: FlowConfig(backend="dis", preset="medium"))
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRACKING_MODES:
+            raise InputError(f"background.mode={self.mode!r} is unknown; choose one of {', '.join(TRACKING_MODES)}")
+
+
+@dataclasses.dataclass
+class CropConfig:
+    size: int = 224
+    person_px: float = 150.0  # person height in the crop (HMR's procedure)
+    center_jitter: float = 0.05  # share of the box side
+    scale_jitter: float = 0.08
+
+
+@dataclasses.dataclass
+class TotalOcclusionConfig:
+    probability: float = 0.25  # share of clips with a totally occluded span
+    max_frames: int = 15
+
+
+@dataclasses.dataclass
+class KeypointNoiseConfig:
+    p_unhide_legs: float = 0.5
+    p_flip: float = 0.05
+
+
+@dataclasses.dataclass
+class GenerateConfig:
+    body: BodyConfig = dataclasses.field(default_factory=BodyConfig)
+    motion: MotionConfig = dataclasses.field(default_factory=lambda: MotionConfig(clip="all"))
+    background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
+    occluders: Any = dataclasses.field(default_factory=lambda: _occluder_config()())
+    flow: FlowConfig = dataclasses.field(default_factory=FlowConfig)
+    crop: CropConfig = dataclasses.field(default_factory=CropConfig)
+    total_occlusion: TotalOcclusionConfig = dataclasses.field(default_factory=TotalOcclusionConfig)
+    keypoints: KeypointNoiseConfig = dataclasses.field(default_factory=KeypointNoiseConfig)
+    n: int = 100  # clips in the whole dataset (all workers, all nodes)
+    out: str = "shards"
+    seed: int = 0
+    frames: int = 31
+    fps: float = 30.0
+    per_shard: int = 50  # clips per shard-%06d.tar
+    workers: int = 1  # local processes
+    shard_index: int | None = None  # this node's index (also from Slurm / Kubernetes env)
+    num_shards: int | None = None  # how many nodes split the shards
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or self.per_shard < 1 or self.workers < 1 or self.frames < 2:
+            raise InputError("n, per_shard and workers must be >= 1 and frames >= 2")
 
 
 def typed(cfg: DictConfig | dict, cls: type) -> Any:

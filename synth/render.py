@@ -111,6 +111,7 @@ class Renderer:
         mesh_node = None
         for i in range(t_len):
             scene.set_pose(cam_node, _gl_pose(cams[i]))
+            _set_intrinsics(cam_node.camera, cams[i])  # per-frame K: tracking moves the principal point
             if mesh_node is not None:
                 # Removing the node lets pyrender free the previous frame's vertex buffers.
                 scene.remove_node(mesh_node)
@@ -151,9 +152,8 @@ class Renderer:
         pr = self._pyrender
         lighting = default_lighting() if lighting is None else lighting
         scene = pr.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=np.asarray(lighting.ambient, float))
-        fx, fy, cx, cy = cam.K[0, 0], cam.K[1, 1], cam.K[0, 2], cam.K[1, 2]
-        # pyrender measures cx, cy in window coordinates, where pixel i's centre is i + 0.5.
-        gl_cam = pr.IntrinsicsCamera(fx, fy, cx + 0.5, cy + 0.5, znear=0.05, zfar=100.0)
+        gl_cam = pr.IntrinsicsCamera(1.0, 1.0, 0.0, 0.0, znear=0.05, zfar=100.0)
+        _set_intrinsics(gl_cam, cam)
         cam_node = scene.add(gl_cam, pose=_gl_pose(cam))
         for light in lighting.lights:
             pose = np.eye(4)
@@ -175,6 +175,12 @@ class Renderer:
         fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         vn = self._normals_op[1] @ fn
         return (vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _set_intrinsics(gl_cam, cam: Camera) -> None:
+    gl_cam.fx, gl_cam.fy = float(cam.K[0, 0]), float(cam.K[1, 1])
+    # pyrender measures cx, cy in window coordinates, where pixel i's centre is i + 0.5.
+    gl_cam.cx, gl_cam.cy = float(cam.K[0, 2]) + 0.5, float(cam.K[1, 2]) + 0.5
 
 
 def _disable_msaa(pyrender) -> None:
