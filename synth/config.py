@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from flow.config import FlowConfig
 from synth.errors import InputError
+from synth.occluders.occlude import OccluderConfig
 
 BODY_BACKENDS = ("anny", "smpl")
 MOTION_SOURCES = ("deepmimic", "bvh", "amass")
@@ -90,12 +91,6 @@ class PreviewConfig:
 TRACKING_MODES = ("tracked", "untracked", "static")
 
 
-def _occluder_config():
-    from synth.occluders import OccluderConfig
-
-    return OccluderConfig
-
-
 @dataclasses.dataclass
 class BackgroundConfig:
     path: str | None = None  # folder of videos (e.g. Kinetics: class folders of .mp4); None = embedded
@@ -135,7 +130,7 @@ class GenerateConfig:
     body: BodyConfig = dataclasses.field(default_factory=BodyConfig)
     motion: MotionConfig = dataclasses.field(default_factory=lambda: MotionConfig(clip="all"))
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
-    occluders: Any = dataclasses.field(default_factory=lambda: _occluder_config()())
+    occluders: OccluderConfig = dataclasses.field(default_factory=OccluderConfig)
     flow: FlowConfig = dataclasses.field(default_factory=FlowConfig)
     crop: CropConfig = dataclasses.field(default_factory=CropConfig)
     total_occlusion: TotalOcclusionConfig = dataclasses.field(default_factory=TotalOcclusionConfig)
