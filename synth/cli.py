@@ -128,3 +128,7 @@ def _verify(args) -> int:
         report = verify(args.dir, progress=bar.update)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

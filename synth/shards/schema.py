@@ -123,6 +123,9 @@ def decode(record: dict) -> Sample:
         arrays=dict(np.load(io.BytesIO(record["arrays.npz"]))),
         meta=meta,
     )
+    # JPEG's chroma upsampling bleeds a few grey levels across frame borders in the
+    # stacked image; totally occluded frames must be exactly zero, as written.
+    sample.rgb[sample.arrays["total_occlusion"].astype(bool)] = 0
     validate(sample)
     return sample
 
