@@ -1,0 +1,73 @@
+"""Generator throughput: per-stage seconds per clip and clips/s with 1 and 2 workers.
+
+    LP_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python bench/bench_generate.py --clips 12
+
+Stages as in :mod:`synth.generate`: decode, tracking flow, body+render, SLIC, compositing,
+crops, flow on pairs, encode/write. The first clips of each motion pay for its one-off
+retargeting, so a warm-up clip per worker is excluded from the per-stage table. Also
+prints bytes per clip by field. Goals: <= 1 s per clip per core; <= 1.5 MB per clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, default=12, help="clips per measurement")
+    ap.add_argument("--workers", default="1,2", help="worker counts to time (default 1,2)")
+    ap.add_argument("overrides", nargs="*", help="generate config overrides")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from synth.config import GenerateConfig, compose, typed
+    from synth.generate import STAGES, ClipGenerator
+    from synth.shards.reader import verify
+    from synth.shards.schema import encode
+
+    cfg = typed(compose("generate", [f"n={args.clips}", *args.overrides]), GenerateConfig)
+    gen = ClipGenerator(cfg)
+    for i in range(3):  # warm-up: retarget a few clips, first-call allocations
+        gen.make(10_000 + i)
+    gen.timings.clear()
+    t0 = time.perf_counter()
+    for i in range(args.clips):
+        s = gen.make(i)
+        t1 = time.perf_counter()
+        encode(s)
+        gen.timings["encode"] += time.perf_counter() - t1
+    wall = time.perf_counter() - t0
+    gen.close()
+    print(f"one process, {args.clips} clips of {cfg.frames} frames, flow={cfg.flow.backend}:{cfg.flow.preset}")
+    print("| stage | s per clip | share |\n|---|---:|---:|")
+    total = sum(gen.timings.values())
+    for st in STAGES:
+        v = gen.timings.get(st, 0.0) / args.clips
+        print(f"| {st} | {v:.3f} | {100 * v * args.clips / total:.0f} % |")
+    print(f"| **whole clip** | **{wall / args.clips:.3f}** | {args.clips / wall:.2f} clips/s |")
+
+    from synth.generate_cli import generate
+
+    for w in [int(x) for x in args.workers.split(",")]:
+        with tempfile.TemporaryDirectory() as d:
+            c = typed(compose("generate", [f"n={args.clips}", f"out={d}", f"workers={w}",
+                                           f"per_shard={max(1, args.clips // (2 * w))}", *args.overrides]), GenerateConfig)  # fmt: skip
+            res = generate(c)
+            rep = verify(d)
+            print(f"workers={w}: {res['clips']} clips in {res['seconds']:.1f} s = {res['clips'] / res['seconds']:.2f} clips/s "
+                  f"(incl. start-up); {rep.bytes_total / rep.clips / 1e6:.2f} MB per clip")  # fmt: skip
+            if w == 1:
+                print(rep.summary())
+
+
+if __name__ == "__main__":
+    main()
