@@ -134,7 +134,7 @@ class OccluderConfig:
     """
 
     enabled: bool = True
-    probability: float = 0.6
+    probability: float = 0.75
     compactness: float = 0.01
     coord_scale: tuple[float, float] = (4e-4, 6e-4)
     segments_per_frame: tuple[int, int] = (10, 30)
