@@ -201,8 +201,8 @@ def test_keeps_a_superpixel_that_hides_a_couple_of_keypoints():
 
 def test_keypoint_visibility_uses_rounded_clipped_pixels():
     labels, person, kp, visible = quadrant_scene()
-    kp[:, 0] = (29.4, 20.0)  # rounds to x = 29, the left half (label 0): not hidden by label 1
-    kp[:, 1] = (29.6, 20.0)  # rounds to x = 30: hidden
+    kp[:, 0] = (29.4, 10.0)  # rounds to x = 29, the left half (label 0): not hidden by label 1
+    kp[:, 1] = (29.6, 10.0)  # rounds to x = 30: hidden
     kp[:, 2] = (500.0, -7.0)  # clipped to (59, 0): top-right corner, label 1: hidden
     occ = choose_occluder(labels, person, kp, visible, np.random.default_rng(0), label=1)
     assert occ.kept
