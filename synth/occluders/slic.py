@@ -26,13 +26,14 @@ Formulation
     it with ``spacing=(1, 0, 0)``: its own x, y distance, which is in uncompensated image
     coordinates, is switched off and replaced by the compensated channels; its t distance
     (time needs no compensation) is kept, weighted by ``compactness`` exactly as in a plain
-    3-D call. See the comment in :func:`video_superpixels` for why.
+    3-D call. ``n_segments = 2k`` seeds give ~k tube-shaped superpixels per frame, each
+    spanning the clip. See the comment in :func:`video_superpixels` for why.
 
 Resolution and speed
     SLIC runs on the clip downsampled (``cv2.INTER_AREA``) so that its longer side is
     ``work_size`` pixels (60 x 80 for 240 x 320; ``None`` or a larger value keeps full
     size); labels are upsampled with nearest neighbour. For T=31, 240 x 320 the whole call
-    takes about 0.05-0.1 s on one core (see the package docstring for measurements).
+    takes ~0.06 s on one core (see the package docstring for measurements).
 
 Determinism
     The output depends only on the inputs and the two draws from ``rng``.
@@ -44,8 +45,8 @@ import cv2
 import numpy as np
 from skimage.segmentation import slic
 
-#: k-means iterations of SLIC. 10 is skimage's default; on real clips the labels change
-#: little after ~6 iterations, but the saving is small at the working size (see package docs).
+#: k-means iterations of SLIC. skimage's default is 10; 6 cuts the time of a 31 x 240 x 320
+#: clip from ~0.08 s to ~0.055 s and moves the pan-following IoU by at most +-0.03.
 MAX_NUM_ITER: int = 6
 
 
@@ -109,7 +110,9 @@ def video_superpixels(
     #   It ties each cluster to its temporal seed layer; with it off, clusters of equal
     #   colour seeded at different t trade voxels from frame to frame and the labels
     #   follow the content less well (mean pan IoU over 4 photos x 2 speeds: 0.62 with
-    #   t as a feature channel and spacing 0, 0.76 with this native t term).
+    #   t as a feature channel and spacing 0, 0.76 with this native t term). Besides, with
+    #   spacing 0 on every axis compactness would do nothing at all (it scales all
+    #   features alike); the t term is what the paper's compactness 0.01 still weighs.
     # - slic restricts each cluster to +-2 seed spacings around its centroid (in
     #   uncompensated t, y, x), on a regular grid that is isotropic in voxels. With
     #   n_segments = 2k at the working size (31 x 60 x 80) the grid has 2 temporal layers

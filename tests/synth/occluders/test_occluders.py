@@ -257,7 +257,8 @@ def small_clip():
 
 def test_disabled_returns_an_empty_non_kept_occlusion(small_clip):
     frames, camera_xy, person, kp, visible = small_clip
-    occ = random_occlusion(frames, camera_xy, person, kp, visible, np.random.default_rng(0), OccluderConfig(enabled=False))
+    cfg = OccluderConfig(enabled=False)
+    occ = random_occlusion(frames, camera_xy, person, kp, visible, np.random.default_rng(0), cfg)
     assert isinstance(occ, Occlusion)
     assert not occ.kept and occ.label == -1 and occ.reason
     assert occ.mask.shape == person.shape and occ.mask.dtype == bool and not occ.mask.any()
@@ -266,14 +267,16 @@ def test_disabled_returns_an_empty_non_kept_occlusion(small_clip):
 
 def test_probability_zero_never_occludes(small_clip):
     frames, camera_xy, person, kp, visible = small_clip
-    occ = random_occlusion(frames, camera_xy, person, kp, visible, np.random.default_rng(0), OccluderConfig(probability=0.0))
+    cfg = OccluderConfig(probability=0.0)
+    occ = random_occlusion(frames, camera_xy, person, kp, visible, np.random.default_rng(0), cfg)
     assert not occ.kept and not occ.mask.any() and occ.reason.startswith("not drawn")
 
 
 def test_random_occlusion_follows_the_rules_and_is_seeded(small_clip):
     frames, camera_xy, person, kp, visible = small_clip
     cfg = OccluderConfig(probability=1.0)
-    results = [random_occlusion(frames, camera_xy, person, kp, visible, np.random.default_rng(s), cfg) for s in range(6)]
+    rngs = [np.random.default_rng(s) for s in range(6)]
+    results = [random_occlusion(frames, camera_xy, person, kp, visible, r, cfg) for r in rngs]
     assert any(o.kept for o in results)
     for o in results:
         if o.kept:
