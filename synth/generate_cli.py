@@ -15,7 +15,6 @@ def generate(cfg, raw=None) -> dict:
     from omegaconf import OmegaConf
     from tqdm import tqdm
 
-    from synth.errors import InputError
     from synth.shards.writer import node_jobs, node_split, pending, plan, run
 
     out = Path(cfg.out)
@@ -34,10 +33,7 @@ def generate(cfg, raw=None) -> dict:
         return {"clips": 0, "seconds": 0.0, "timings": {}}
     t0 = time.perf_counter()
     with tqdm(total=clips, desc="synth generate", unit="clip", smoothing=0.1) as bar:
-        try:
-            timings = run(cfg, todo, out, progress=bar.update)
-        except InputError:
-            raise
+        timings = run(cfg, todo, out, progress=bar.update)
     seconds = time.perf_counter() - t0
     log.info("wrote %d clips in %.1f s (%.2f clips/s)", clips, seconds, clips / seconds)
     return {"clips": clips, "seconds": seconds, "timings": timings}
