@@ -99,6 +99,7 @@ class BackgroundConfig:
     width: int = 320
     tracking_scale: float = 0.5  # camera tracking flow runs at this share of the frame size
     tracking_flow: FlowConfig = dataclasses.field(default_factory=lambda: FlowConfig(backend="dis", preset="medium"))
+    cache_mb: float = 512.0  # decode a short video list once per worker if it fits (0 = never)
 
     def __post_init__(self) -> None:
         if self.mode not in TRACKING_MODES:

@@ -306,3 +306,43 @@ def test_background_source_paths(tmp_path, good_video):
     assert bg.background_source(good_video).paths == [str(good_video)]
     with pytest.raises(InputError, match="does not exist"):
         bg.background_source(tmp_path / "missing")
+
+
+# -- whole-video cache -------------------------------------------------------------------
+
+
+def test_cache_size_is_the_largest_resize_a_clip_can_ask_for_capped_at_the_source():
+    assert bg.cache_size((994, 1768), (240, 320)) == (360, 640)  # sports2d demo: 240/994 * 1.5
+    assert bg.cache_size((272, 640), (240, 320)) == (272, 640)  # bikes: would enlarge, so kept
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        _, (rh, rw), _ = bg.crop_geometry(rng, (994, 1768), (240, 320))
+        assert rh <= 360 and rw <= 640
+
+
+def test_cached_clips_match_per_clip_decoding(embedded, caplog):
+    """Same windows, crops and (to resampling differences) pixels as decoding per clip."""
+    paths = [embedded["bikes.mp4"], embedded["demo.mp4"]]
+    plain, cached = bg.BackgroundSource(paths), bg.BackgroundSource(paths, cache_mb=512)
+    with caplog.at_level(logging.INFO, logger="synth.backgrounds"):
+        pairs = [(plain.sample(np.random.default_rng(s), 8), cached.sample(np.random.default_rng(s), 8))
+                 for s in range(4)]  # fmt: skip
+    assert "background cache: 2 whole videos" in caplog.text
+    assert {a.path for a, _ in pairs} == {str(p) for p in paths}  # both files exercised
+    for a, b in pairs:
+        assert (a.source, a.scale, a.crop_xy) == (b.source, b.scale, b.crop_xy)
+        assert b.frames.shape == a.frames.shape and b.frames.dtype == np.uint8
+        diff = np.abs(a.frames.astype(np.int16) - b.frames)
+        assert diff.mean() < 3.0, (a.source, diff.mean())  # a frame off would differ by far more
+
+
+def test_cache_is_all_or_nothing_by_size_and_independent_of_history(embedded):
+    paths = [embedded["bikes.mp4"], embedded["carphone_pristine.mp4"]]
+    assert bg.BackgroundSource(paths, cache_mb=1)._whole_videos() == {}  # does not fit: none cached
+    assert bg.BackgroundSource(paths, cache_mb=0)._whole_videos() == {}
+    warm = bg.BackgroundSource(paths, cache_mb=512)
+    for s in range(3):
+        warm.sample(np.random.default_rng(100 + s))
+    cold = bg.BackgroundSource(paths, cache_mb=512)
+    np.testing.assert_array_equal(warm.sample(np.random.default_rng(7)).frames,
+                                  cold.sample(np.random.default_rng(7)).frames)  # fmt: skip
