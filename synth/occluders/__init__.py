@@ -39,6 +39,7 @@ from synth.occluders.occlude import (
     Occlusion,
     choose_occluder,
     random_occlusion,
+    refine_mask,
 )
 from synth.occluders.slic import MAX_NUM_ITER, video_superpixels
 
@@ -49,5 +50,6 @@ __all__ = [
     "Occlusion",
     "choose_occluder",
     "random_occlusion",
+    "refine_mask",
     "video_superpixels",
 ]

@@ -14,6 +14,7 @@ from synth.occluders import (
     Occlusion,
     choose_occluder,
     random_occlusion,
+    refine_mask,
     video_superpixels,
 )
 
@@ -302,3 +303,34 @@ def test_random_occlusion_follows_the_rules_and_is_seeded(small_clip):
 def test_config_rejects_bad_values(override):
     with pytest.raises(InputError):
         OccluderConfig(**override)
+
+
+@pytest.mark.parametrize("offset", [-3, -2, -1, 1, 2, 3])
+def test_refine_mask_snaps_a_staircase_outline_to_the_image_edge(offset):
+    """A label outline 1-3 px off a real colour edge (4x nearest upsampling leaves up to
+    2 px) moves onto the edge; empty frames stay empty."""
+    photo = data.astronaut()[:H, :W]
+    frames = np.repeat(photo[None], 2, axis=0).copy()
+    frames[:, :, 163:] = frames[:, :, 163:] // 4  # a vertical edge at x = 163 over real texture
+    mask = np.zeros((2, H, W), bool)
+    mask[0, :, 163 + offset :] = True
+    refined = refine_mask(mask, frames, radius=8)
+    first = refined[0, 60:180].argmax(axis=1)  # first masked column per row
+    assert np.abs(first - 163).mean() < 0.6 * abs(offset), np.bincount(first)
+    if abs(offset) <= 2:
+        assert np.median(first) == 163
+    assert not refined[1].any()
+    assert refined.dtype == bool and refined.shape == mask.shape
+
+
+def test_refined_occluders_stay_seeded_and_follow_the_rules(small_clip):
+    frames, camera_xy, person, kp, vis = small_clip
+    cfg = OccluderConfig(probability=1.0)
+    a = random_occlusion(frames, camera_xy, person, kp, vis, np.random.default_rng(3), cfg)
+    b = random_occlusion(frames, camera_xy, person, kp, vis, np.random.default_rng(3), cfg)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    raw = random_occlusion(frames, camera_xy, person, kp, vis, np.random.default_rng(3),
+                           OccluderConfig(probability=1.0, refine=False))  # fmt: skip
+    assert a.label == raw.label  # the same superpixel; only its outline moved
+    if a.kept:
+        assert (a.mask & person).any() and a.visible_after.sum(axis=1).mean() >= cfg.min_visible
