@@ -154,10 +154,22 @@ class GenerateConfig:
 def typed(cfg: DictConfig | dict, cls: type) -> Any:
     """Validate ``cfg`` against dataclass ``cls``: unknown keys and bad types fail."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(cls), cfg)
+        base = OmegaConf.structured(cls)
+        _writable(base)  # frozen dataclasses (e.g. ModelConfig) become read-only nodes
+        merged = OmegaConf.merge(base, cfg)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
-        raise InputError(f"bad config: {_first_line(e)}") from None
+        key = getattr(e, "full_key", None)
+        raise InputError(f"bad config{f' value for {key}' if key else ''}: {_first_line(e)}") from None
+
+
+def _writable(node) -> None:
+    """Clear the read-only flag OmegaConf sets on every node of a frozen dataclass, so that
+    overrides can merge in; ``to_object`` still builds the frozen dataclass."""
+    node._set_flag("readonly", None)
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            _writable(node._get_node(key))
 
 
 def compose(config_name: str, overrides: list[str]) -> DictConfig:

@@ -1,0 +1,365 @@
+"""Training data: shards of synthetic clips -> batches of network steps.
+
+Contract
+    :func:`make_loader` ``(cfg, spec, split, rank, world_size, epoch, seed, batches)`` -> an
+    iterable of batches, each a dict of torch tensors (batch dim ``B`` first):
+
+    ``x``                 float32 ``[B, S, C, 224, 224]``  the ``spec``'s channels, see below
+    ``joints3d``          float32 ``[B, T, 14, 3]``  camera frame, metres, EVAL_JOINTS order
+    ``kp2d``              float32 ``[B, T, 14, 2]``  crop px of the frame's own box (0..224)
+    ``kp_visible``        bool    ``[B, T, 14]``     true visibility
+    ``kp2d_future``       float32 ``[B, S, 14, 2]``  frame t+1's keypoints in crop-t px
+    ``kp_visible_future`` bool    ``[B, S, 14]``     ``kp_visible`` of frame t+1
+    ``total_occlusion``   bool    ``[B, T]``
+    ``key``               list[str]                  the clips' shard keys (global index)
+
+    with ``T`` the clip's frames (31, or ``cfg.frames``) and ``S = T - 1`` steps. Step t sees
+    crop box t: ``x[:, t]`` stacks, in :mod:`motionhmr.inputs` order, rgb ``t`` (ImageNet
+    normalised), flow ``t -> t+1`` on paired box t (:func:`flow.contract.to_model_input`), the
+    heatmaps of frame t (:func:`synth.shards.schema.heatmaps` of ``kp_input_visible``) and the
+    total-occlusion indicator: 1 where frame t is totally occluded, or, when flow is an
+    input, frame t+1 is (its flow pair was zeroed). Totally occluded inputs are exactly 0
+    after normalisation (the paper zeroes the network input), so a hidden RGB frame is the
+    dataset mean, not black.
+
+Splits
+    ``train`` and ``val`` are cut by clip key, not by shard: clip ``i`` is validation when
+    ``i % cfg.val_every == 0``, so the two never overlap whatever the shard layout (the
+    ``per_shard`` of the generator), and the same indices are held out in every dataset made
+    with one seed (e.g. the tracked/static ablation). Reading the val split scans every
+    shard (skipping train clips before decoding), so for large datasets generate a separate
+    validation set (another ``--seed``) and pass it as ``cfg.val_path``: then ``train`` is
+    all of ``cfg.path`` and ``val`` all of ``cfg.val_path``.
+
+Ranks and workers
+    Shards are dealt to ranks explicitly (shard ``j`` of the epoch's order goes to rank
+    ``j % world_size``; the order is one permutation of (seed, epoch) shared by all ranks, so
+    there is no overlap and every epoch deals anew), then to DataLoader workers with
+    :func:`webdataset.split_by_worker`. A worker without a shard yields nothing, which
+    webdataset reports as "No samples found", so the worker count is clamped to the rank's
+    shards (logged). Shuffling: the rank's shard order and a buffer of
+    ``cfg.shuffle_buffer`` raw records per worker, seeded from (seed, epoch, rank, worker).
+
+Epochs under DDP
+    Ranks with uneven shards (or uneven train clips per shard) would run out of data at
+    different steps and hang DDP's all-reduce. Pass ``batches=N`` for training: each rank's
+    stream then repeats its shards (reshuffled every pass) and the loader stops after exactly
+    N batches, so all ranks step together; an "epoch" is N batches per rank, e.g.
+    ``clips_in_train / (world_size * batch_size)``, not one exact pass over the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import logging
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from motionhmr.inputs import InputSpec, parse_inputs
+from synth.crops import CROP, box_affine, to_crop
+from synth.errors import InputError
+from synth.shards.schema import ARRAYS, Sample, decode, heatmaps
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+SPLITS = ("train", "val")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the shards are and how they are streamed.
+
+    ``val_every``: clip ``i`` is held out for validation when ``i % val_every == 0``
+    (0: nothing held out). Ignored when ``val_path`` names a separate validation set.
+    ``shuffle_buffer``: raw records (about 1 MB each) per worker; 0 turns shuffling off.
+    ``frames``: train on a window of this many frames of each clip (random for train,
+    centred for val), for the clip-length ablation; None keeps the stored length.
+    """
+
+    path: str
+    val_path: str | None = None
+    val_every: int = 20
+    batch_size: int = 8
+    workers: int = 4
+    shuffle_buffer: int = 100
+    frames: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise InputError("data.path is empty: give the folder of shard-*.tar files")
+        if self.val_every < 0:
+            raise InputError(f"data.val_every={self.val_every} must be >= 0 (0: hold nothing out)")
+        if self.batch_size < 1:
+            raise InputError(f"data.batch_size={self.batch_size} must be >= 1")
+        if self.workers < 0:
+            raise InputError(f"data.workers={self.workers} must be >= 0 (0: load in the main process)")
+        if self.shuffle_buffer < 0:
+            raise InputError(f"data.shuffle_buffer={self.shuffle_buffer} must be >= 0 (0: no shuffling)")
+        if self.frames is not None and self.frames < 2:
+            raise InputError(f"data.frames={self.frames} must be >= 2 (one step needs two frames) or null")
+
+
+# -- one clip ------------------------------------------------------------------------------
+def sample_to_steps(sample: Sample, spec: InputSpec | str) -> dict:
+    """One decoded clip -> the training dict of the module contract, without the batch dim:
+    numpy arrays (``x`` float32 ``[S, C, 224, 224]``, ...) and ``key`` (str).
+
+    Only the parts in ``spec`` are computed (heatmaps cost ~0.3 s a clip)."""
+    spec = parse_inputs(spec)
+    a = sample.arrays
+    t_len = sample.frames
+    s_len = t_len - 1
+    if s_len < 1:
+        raise InputError(f"sample {sample.key} has {t_len} frame(s); a step needs two")
+    total = a["total_occlusion"].astype(bool)
+    hidden = total[:-1] | total[1:] if "flow" in spec else total[:-1]
+    x = np.zeros((s_len, spec.channels, CROP, CROP), np.float32)
+    where = spec.slices()
+    if "rgb" in spec:
+        rgb = (sample.rgb[:s_len].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+        rgb[total[:s_len]] = 0.0  # the network input is zeroed, not set to black
+        x[:, where["rgb"]] = rgb.transpose(0, 3, 1, 2)
+    if "flow" in spec:
+        from flow.contract import to_model_input
+
+        x[:, where["flow"]] = to_model_input(sample.flow[:s_len]).transpose(0, 3, 1, 2)
+    if "kp" in spec:
+        x[:, where["kp"]] = heatmaps(a["kp2d"][:s_len], a["kp_input_visible"][:s_len])
+    x[:, where["occ"]] = hidden[:, None, None, None]
+    return {
+        "x": x,
+        "joints3d": a["joints3d"].astype(np.float32),
+        "kp2d": a["kp2d"].astype(np.float32),
+        "kp_visible": a["kp_visible"].astype(bool),
+        "kp2d_future": future_keypoints(a["kp2d"], a["boxes"]),
+        "kp_visible_future": a["kp_visible"][1:].astype(bool),
+        "total_occlusion": total,
+        "key": sample.key,
+    }
+
+
+def future_keypoints(kp2d: np.ndarray, boxes: np.ndarray, crop: int = CROP) -> np.ndarray:
+    """Frame t+1's keypoints in crop-t pixels, float32 ``[T-1, J, 2]``.
+
+    ``kp2d`` ``[T, J, 2]`` crop px of each frame's own box; ``boxes`` ``[T, 3]`` (cx, cy, side)
+    background px. Crop t+1 -> background (inverse of :func:`synth.crops.box_affine`) ->
+    crop t (:func:`synth.crops.to_crop`): the window the flow of step t is measured in."""
+    background = from_crop(kp2d[1:], boxes[1:], crop)
+    return to_crop(background, boxes[:-1], crop)
+
+
+def from_crop(points: np.ndarray, boxes: np.ndarray, crop: int = CROP) -> np.ndarray:
+    """Crop pixels ``[T, J, 2]`` -> background pixels, inverting each frame's box."""
+    a = np.stack([box_affine(b, crop) for b in boxes]).astype(np.float64)  # [T, 2, 3], x' = s x + o
+    scale, offset = a[:, 0, 0], a[:, :, 2]
+    return ((points - offset[:, None, :]) / scale[:, None, None]).astype(np.float32)
+
+
+def crop_window(sample: Sample, start: int, frames: int) -> Sample:
+    """Frames ``start .. start + frames - 1`` of a clip (and the flows between them)."""
+    if not 0 <= start <= sample.frames - frames:
+        raise InputError(f"sample {sample.key}: a {frames}-frame window at {start} exceeds its {sample.frames} frames")
+    window = slice(start, start + frames)
+    arrays = {k: (v[window] if ARRAYS[k][1][0] == "T" else v) for k, v in sample.arrays.items()}
+    return dataclasses.replace(
+        sample,
+        rgb=sample.rgb[window],
+        flow=sample.flow[start : start + frames - 1],
+        occluder=sample.occluder[window],
+        arrays=arrays,
+        meta={**sample.meta, "frames": frames, "window_start": start},
+    )
+
+
+def collate(items: list[dict]) -> dict:
+    """Per-clip dicts of :func:`sample_to_steps` -> the batch dict (torch tensors, ``key`` a list)."""
+    batch = {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0] if k != "key"}
+    batch["key"] = [it["key"] for it in items]
+    return batch
+
+
+# -- splits --------------------------------------------------------------------------------
+def split_of(key: str, val_every: int) -> str:
+    """``"val"`` when the clip's global index is a multiple of ``val_every`` (> 0), else ``"train"``."""
+    if not key.isdigit():
+        raise InputError(f"shard key {key!r} is not a clip index; were these shards written by synth generate?")
+    return "val" if val_every > 0 and int(key) % val_every == 0 else "train"
+
+
+def _in_split(split: str, val_every: int, record: dict) -> bool:
+    return split_of(record["__key__"], val_every) == split
+
+
+def shard_list(path: str | Path) -> list[str]:
+    """The sorted ``shard-*.tar`` files of ``path``; a one-line InputError if there are none."""
+    from synth.shards.reader import shard_files
+
+    try:
+        return [str(p) for p in shard_files(path)]
+    except InputError as e:
+        raise InputError(f"{e}: make training data with  synth generate --n N --out {path}") from None
+
+
+def rank_shards(shards: list[str], rank: int, world_size: int, order_seed: tuple[int, ...] | None) -> list[str]:
+    """Rank ``rank``'s shards: every ``world_size``-th of the list, after a permutation drawn
+    from ``order_seed`` (the same on every rank, so ranks never share a shard) or none."""
+    if not 0 <= rank < world_size:
+        raise InputError(f"rank {rank} is outside 0..{world_size - 1}")
+    order = list(shards)
+    if order_seed is not None:
+        order = [order[i] for i in np.random.default_rng(list(order_seed)).permutation(len(order))]
+    mine = order[rank::world_size]
+    if not mine:
+        raise InputError(
+            f"{len(shards)} shard(s) cannot feed {world_size} ranks: generate more, smaller shards (--per-shard)"
+        )
+    return mine
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+# -- streaming -----------------------------------------------------------------------------
+class ShardDataset(torch.utils.data.IterableDataset):
+    """An iterable dataset over one rank's shards: per-clip dicts of
+    :func:`sample_to_steps`. Each DataLoader worker reads its own shards
+    (:func:`webdataset.split_by_worker`).
+
+    ``keep(record) -> bool`` filters raw records before decoding (the split).
+    ``window``: None keeps whole clips; ``(frames, "random" | "centre")`` cuts windows.
+    ``shuffle``: shard order and a ``buffer``-record shuffle from ``seed`` (plus worker, pass).
+    ``repeat``: cycle the shards forever (the loader bounds the epoch).
+    """
+
+    def __init__(self, shards: list[str], spec: InputSpec, *, keep: Callable[[dict], bool] | None = None,
+                 window: tuple[int, str] | None = None, shuffle: bool = False, buffer: int = 0,
+                 seed: tuple[int, ...] = (0,), repeat: bool = False) -> None:  # fmt: skip
+        super().__init__()
+        self.shards, self.spec, self.keep = list(shards), spec, keep
+        self.window, self.shuffle, self.buffer, self.seed, self.repeat = window, shuffle, buffer, seed, repeat
+
+    def __iter__(self) -> Iterator[dict]:
+        import webdataset as wds
+
+        worker = _worker_id()
+        mine = list(wds.split_by_worker(self.shards))
+        for p in itertools.count() if self.repeat else (0,):
+            order = list(mine)
+            if self.shuffle:
+                random.Random(_seed(*self.seed, worker, p, 0)).shuffle(order)
+            records = wds.tarfile_to_samples()(iter([{"url": u} for u in order]))
+            if self.keep is not None:
+                records = (r for r in records if self.keep(r))
+            if self.shuffle and self.buffer > 0:
+                rng = random.Random(_seed(*self.seed, worker, p, 1))
+                records = wds.shuffle(self.buffer, initial=self.buffer, rng=rng)(records)
+            n = 0
+            for record in records:
+                n += 1
+                yield sample_to_steps(self._cut(decode(record), p), self.spec)
+            if self.repeat and n == 0:
+                raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
+
+    def _cut(self, sample: Sample, p: int) -> Sample:
+        if self.window is None:
+            return sample
+        frames, how = self.window
+        if frames > sample.frames:
+            raise InputError(f"data.frames={frames} but clip {sample.key} has {sample.frames} frames")
+        if how == "centre":
+            start = (sample.frames - frames) // 2
+        else:  # per clip and pass, independent of which worker reads it
+            start = int(np.random.default_rng([*self.seed, p, int(sample.key)]).integers(sample.frames - frames + 1))
+        return crop_window(sample, start, frames)
+
+
+def _worker_id() -> int:
+    info = torch.utils.data.get_worker_info()
+    return 0 if info is None else info.id
+
+
+@dataclasses.dataclass
+class Loader:
+    """Batches of one rank for one epoch. ``len()`` is ``batches`` when it was given."""
+
+    loader: torch.utils.data.DataLoader
+    batches: int | None
+    workers: int
+    shards: list[str]
+
+    def __iter__(self) -> Iterator[dict]:
+        it = iter(self.loader)
+        return it if self.batches is None else itertools.islice(it, self.batches)
+
+    def __len__(self) -> int:
+        if self.batches is None:
+            raise TypeError("this loader streams until its shards end; pass batches=N for a fixed length")
+        return self.batches
+
+
+def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *, rank: int = 0,
+                world_size: int = 1, epoch: int = 0, seed: int = 0, batches: int | None = None) -> Loader:  # fmt: skip
+    """Rank ``rank``'s batches of ``split`` for ``epoch`` (module docstring: contract, splits,
+    ranks, DDP epochs). ``train`` shuffles, drops each worker's last partial batch and cuts
+    random windows; ``val`` keeps the file order, partial batches and centred windows.
+    ``batches``: for ``train`` the stream repeats and exactly this many batches come; for
+    ``val`` at most this many."""
+
+    spec = parse_inputs(spec)
+    if split not in SPLITS:
+        raise InputError(f"split={split!r} is unknown; choose one of {', '.join(SPLITS)}")
+    if batches is not None and batches < 1:
+        raise InputError(f"batches={batches} must be >= 1 or None")
+    train = split == "train"
+    root = cfg.val_path if (not train and cfg.val_path) else cfg.path
+    keep = None
+    if not cfg.val_path:
+        if not train and cfg.val_every == 0:
+            raise InputError("no validation split: set data.val_every > 0 or data.val_path=DIR")
+        keep = functools.partial(_in_split, split, cfg.val_every)
+    shards = shard_list(root)
+    if cfg.frames is not None:
+        _check_frames(shards[0], cfg.frames, root)
+    mine = rank_shards(shards, rank, world_size, (seed, epoch) if train else None)
+    workers = min(cfg.workers, len(mine))
+    if workers < cfg.workers:
+        log.info("data: %d workers asked, rank %d has %d %s shard(s): using %d (a worker without a shard "
+                 "would find no samples)", cfg.workers, rank, len(mine), split, workers)  # fmt: skip
+    ds = ShardDataset(
+        mine, spec, keep=keep,
+        window=None if cfg.frames is None else (cfg.frames, "random" if train else "centre"),
+        shuffle=train, buffer=cfg.shuffle_buffer, seed=(seed, epoch, rank),
+        repeat=train and batches is not None,
+    )  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=cfg.batch_size, collate_fn=collate, num_workers=workers,
+        drop_last=train, pin_memory=torch.cuda.is_available(),
+    )  # fmt: skip
+    return Loader(loader, batches, workers, mine)
+
+
+def _check_frames(shard: str, frames: int, root) -> None:
+    """Fail at start-up, not in a worker, when the window is longer than the stored clips."""
+    import json
+
+    from synth.shards.reader import iter_records
+
+    first = next(iter(iter_records(Path(shard))), None)
+    if first is None:
+        raise InputError(f"{shard} holds no clips")
+    stored = int(json.loads(first["meta.json"])["frames"])
+    if frames > stored:
+        raise InputError(
+            f"data.frames={frames} but the clips in {root} have {stored} frames: "
+            f"generate longer clips with  synth generate ... frames={frames}"
+        )
