@@ -344,6 +344,9 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
     loader = torch.utils.data.DataLoader(
         ds, batch_size=cfg.batch_size, collate_fn=collate, num_workers=workers,
         drop_last=train, pin_memory=torch.cuda.is_available(),
+        # Its own generator: otherwise creating the iterator draws worker seeds from torch's
+        # global RNG, so dropout after a resume would differ from the uninterrupted run.
+        generator=torch.Generator().manual_seed(_seed(seed, epoch, rank)),
     )  # fmt: skip
     return Loader(loader, batches, workers, mine)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ class Run:
             ) from None
         out.mkdir(parents=True, exist_ok=True)
         id_file = out / "wandb_id"
-        run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.exists() else secrets.token_hex(4)
         id_file.write_text(run_id)
         os.environ.setdefault("WANDB_SILENT", "true")
         self.wandb = wandb
