@@ -2,7 +2,7 @@
 # Create or refresh .venv/ at the repository root, installing any missing Debian packages
 # for offscreen OpenGL (EGL/Mesa) first. Safe to run again: it only does what is missing.
 #
-#   MOTIONHMR_EXTRAS   pip extras to install (default "test", which includes smpl and ptlflow;
+#   MOTIONHMR_EXTRAS   pip extras to install (default "test", which includes smpl, ptlflow and detect;
 #                      e.g. "smpl" or "ptlflow" for a lean non-test install)
 #   PYTHON             interpreter for a new venv (default python3.11, else python3)
 #
@@ -45,6 +45,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # --no-deps: ptlflow requires opencv-python, which would overwrite our contrib cv2/;
     # its other requirements come from the [ptlflow] extra above.
     .venv/bin/python -m pip install -q -c constraints.txt --no-deps ptlflow==0.4.2 2>&1 | grep -v "^WARNING: Location" || true
+  fi
+  if [[ ",$extras," == *",detect,"* || ",$extras," == *",test,"* ]]; then
+    # --no-deps: mediapipe 0.10.21 pins numpy<2 and opencv-contrib 4.11, but runs with ours;
+    # its other requirements come from the [detect] extra above.
+    .venv/bin/python -m pip install -q -c constraints.txt --no-deps mediapipe==0.10.21 2>&1 | grep -v "^WARNING: Location" || true
   fi
   .venv/bin/python -c "import synth, torch, anny, pyrender, cv2.optflow" # fail here, not later, if the install broke
   echo "$want" > "$stamp"

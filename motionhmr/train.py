@@ -149,7 +149,7 @@ def validate(model, loss_fn, loader, device, dtype) -> dict[str, float]:
             totals.append(float(loss_fn(pred, batch)["loss"]))
         frames = pred.per_frame()
         b, t = frames.rotmat.shape[:2]
-        joints = loss_fn.joints(frames)
+        joints = loss_fn.joints(frames.rotmat, frames.shape)
         errors.append(pa_mpjpe(joints, batch["joints3d"][:, :t].float()).reshape(-1).cpu())
     if not errors:
         return {}
@@ -165,7 +165,7 @@ def joint_images(model, loss_fn, batch: dict, spec: InputSpec, frames: int = 4) 
     model.eval()
     x = batch["x"][:1]
     pred = model(x).current
-    uv = normalised_to_px(project_weak(loss_fn.joints(pred), pred.cam.float()))[0].cpu().numpy()
+    uv = normalised_to_px(project_weak(loss_fn.joints(pred.rotmat, pred.shape), pred.cam.float()))[0].cpu().numpy()
     s = x.shape[1]
     images = []
     for t in np.linspace(0, s - 1, frames).round().astype(int):
@@ -282,7 +282,20 @@ def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler) -> int:
 
 
 def real_stream(cfg: TrainConfig, spec: InputSpec, rank: int):
-    """Endless batches of unlabelled real clips for DANN (``{"x": [B, S, C, 224, 224]}``)."""
-    from motionhmr.realvideo import real_batches
+    """Endless batches of unlabelled real clips for DANN (``{"x": [B, S, C, 224, 224]}``).
 
-    return real_batches(cfg.dann.real, spec, batch_size=cfg.data.batch_size, seed=cfg.seed + 1000 * rank)
+    ``dann.real=embedded`` uses the real videos shipped in PyPI packages. Workers are
+    spawned, not forked: MediaPipe (the person detector) is not fork-safe."""
+    from motionhmr.realvideo import RealClipDataset
+    from synth.backgrounds import embedded_videos
+
+    videos = [str(p) for p in embedded_videos()] if cfg.dann.real == "embedded" else cfg.dann.real
+    frames = cfg.data.frames or 31
+    ds = RealClipDataset(videos, spec, frames=frames, rng=np.random.default_rng([cfg.seed, 1000 + rank]))
+    workers = min(cfg.data.workers, 2)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=cfg.data.batch_size, num_workers=workers,
+        multiprocessing_context="spawn" if workers else None,
+        generator=torch.Generator().manual_seed(cfg.seed + 1000 + rank),
+    )  # fmt: skip
+    return iter(loader)
