@@ -1,0 +1,63 @@
+"""Typed configuration of the Motion-HMR network (``model.*``) and its losses (``loss.*``).
+
+Both are frozen and checked on construction; a bad value raises a one-line
+:class:`synth.errors.InputError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from synth.errors import InputError
+
+LOSS_2D = ("l1", "l2")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Sizes follow the paper (Appendix B) and HMR; the defaults are the full model."""
+
+    backbone_weights: str | None = None  # torchvision-format ImageNet ResNet-50 state dict (.pth); None = random
+    temporal: str = "lstm"  # a key of motionhmr.model.temporal.TEMPORAL: lstm | none
+    lstm_hidden: int = 1024  # per direction
+    head_hidden: int = 1024  # the head's FC and both IEF FC layers
+    iterations: int = 3  # IEF iterations
+    dropout: float = 0.5  # IEF dropout (HMR)
+    dann_hidden: int = 1024  # domain classifier MLP width
+
+    def __post_init__(self) -> None:
+        from motionhmr.model.temporal import TEMPORAL
+
+        if self.temporal not in TEMPORAL:
+            raise InputError(f"model.temporal={self.temporal!r} is unknown; choose one of {', '.join(TEMPORAL)}")
+        for key in ("lstm_hidden", "head_hidden", "iterations", "dann_hidden"):
+            _positive_int(f"model.{key}", getattr(self, key))
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+            raise InputError(f"model.dropout={self.dropout!r} is not valid: a probability in [0, 1)")
+        if self.backbone_weights is not None and not (isinstance(self.backbone_weights, str) and self.backbone_weights):
+            raise InputError(
+                f"model.backbone_weights={self.backbone_weights!r} is not valid: a path to a torchvision "
+                "ResNet-50 state dict, or null for random weights"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """Weights of the supervised losses (both heads contribute equally to each term)."""
+
+    w3d: float = 1.0  # Procrustes-aligned 3D joint error, metres
+    w2d: float = 1.0  # 2D keypoint error, normalised crop coordinates ([-1, 1] across the crop)
+    loss2d: str = "l1"  # l1: |du| + |dv| (HMR) | l2: Euclidean distance per keypoint
+
+    def __post_init__(self) -> None:
+        for key in ("w3d", "w2d"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise InputError(f"loss.{key}={value!r} is not valid: a weight >= 0")
+        if self.loss2d not in LOSS_2D:
+            raise InputError(f"loss.loss2d={self.loss2d!r} is unknown; choose one of {', '.join(LOSS_2D)}")
+
+
+def _positive_int(key: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{key}={value!r} is not valid: a positive integer")
