@@ -15,6 +15,8 @@ EXAMPLES = """examples:
   motionhmr train inputs=rgb data=shards/ model.backbone_weights=resnet50-0676ba61.pth wandb.mode=online
   motionhmr train inputs=rgb dann.weight=0.1 dann.real=/data/kinetics/val data=shards/
   torchrun --nproc_per_node 8 -m motionhmr.cli train inputs=flow+kp data=/shared/synth data.batch_size=16
+  motionhmr predict video.mp4 --ckpt runs/flow+kp/last.pt                # bodies.npz/.json + overlay.mp4
+  motionhmr predict --keypoints track.json --ckpt runs/kp/last.pt         # inputs=kp checkpoints only
   motionhmr env
 """
 
@@ -34,7 +36,39 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     tr.add_argument("overrides", nargs="*", help="e.g. inputs=flow+kp data=shards/ optim.steps=20000")
     tr.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    pr = sub.add_parser(
+        "predict", help="predict 3D bodies on a real video (MediaPipe 2D) or a keypoint file, offline",
+        description="Run a checkpoint on a video: writes OUT/bodies.npz, OUT/bodies.json and OUT/overlay.mp4 "
+        "(the mesh over the video beside a side view) and prints how well the projected joints agree with "
+        "MediaPipe's. With --keypoints, an inputs=kp checkpoint runs on the keypoint file alone.",
+    )  # fmt: skip
+    pr.add_argument("video", nargs="?", help="the video (optional with --keypoints)")
+    pr.add_argument("--ckpt", required=True, help="a motionhmr checkpoint (e.g. runs/flow+kp/last.pt)")
+    pr.add_argument("--keypoints", metavar="FILE", help="a .npz/.json keypoint file (inputs=kp checkpoints)")
+    pr.add_argument("--out", metavar="DIR", help="output folder (default: predict/<video or keypoints stem>)")
+    pr.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    pr.add_argument("--flow", default="dis:medium", help="flow backend for inputs with flow (default dis:medium)")
+    pr.add_argument("--max-frames", type=int, metavar="N", help="only the first N frames")
+    pr.add_argument("--no-video", action="store_true", help="skip overlay.mp4")
+    cp = sub.add_parser(
+        "compare", help="the paper's Tables 1-3 as sweeps: generate, train, score; table + chart",
+        description="Run (or print, or collect) the inputs / data / frames sweeps and write ROOT/compare/ "
+        "results.md, results.json, chart.png and chart.html. key=value overrides of configs/compare.yaml "
+        "(scale=small|paper picks the sizes); gen.K=V, test.K=V and train.K=V pass K=V to every synth "
+        "generate, to the test sets' generate, and to every motionhmr train.",
+        epilog="examples:\n  motionhmr compare table=inputs root=/tmp/cmp\n"
+        "  motionhmr compare table=all scale=paper root=/shared/cmp gen.background.path=/data/kinetics/train --print\n"
+        "  motionhmr compare table=all scale=paper root=/shared/cmp threedpw=/data/3DPW --collect-only",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    cp.add_argument("overrides", nargs="*", help="e.g. table=data scale=small runs=[flow,kp] threedpw=/data/3DPW")
+    mode = cp.add_mutually_exclusive_group()
+    mode.add_argument("--print", action="store_true", help="print the generate/train/collect commands; run nothing")
+    mode.add_argument("--collect-only", action="store_true", help="score finished runs and write the outputs; train nothing")
+    cp.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     args = parser.parse_args(argv)
+    if args.command == "predict" and not (args.video or args.keypoints):
+        pr.error("give a video, or --keypoints FILE")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from synth.errors import InputError, MissingDependency
@@ -44,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             return _env()
         if args.command == "train":
             return _train(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "predict":
+            return _predict(args)
     except (InputError, MissingDependency, FileNotFoundError) as e:
         print(f"motionhmr {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -64,6 +102,43 @@ def _train(args) -> int:
     result = train(cfg)
     print(f"trained {result['step']} steps; checkpoint {result['out']}/last.pt")
     return 0
+
+
+def _predict(args) -> int:
+    from pathlib import Path
+
+    from motionhmr.predict import predict_keypoints, predict_video
+
+    out = Path(args.out) if args.out else Path("predict") / Path(args.keypoints or args.video).stem
+    if args.keypoints:
+        if args.video:
+            print(f"motionhmr predict: --keypoints given: {args.video} is not read", file=sys.stderr)
+        result = predict_keypoints(args.ckpt, args.keypoints, out, device=args.device, max_frames=args.max_frames)
+    else:
+        result = predict_video(args.ckpt, args.video, out, device=args.device, flow=args.flow,
+                               max_frames=args.max_frames, overlay=not args.no_video)  # fmt: skip
+    print(result.summary())
+    return 0
+
+
+def _compare(args) -> int:
+    from omegaconf import OmegaConf
+
+    from motionhmr.compare import load_compare_config, run_compare, to_dict
+
+    overrides = list(args.overrides)
+    launch = "print" if args.print else "collect" if args.collect_only else None
+    cfg = load_compare_config(overrides + ([f"launch={launch}"] if launch else []))
+    if args.print_config:
+        print(OmegaConf.to_yaml(to_dict(cfg)))
+        return 0
+    results = run_compare(cfg, overrides)
+    failed = [f"{r.table}/{r.name}" for r in results if r.status == "failed"]
+    if results:
+        print(f"results: {cfg.root}/compare/results.md (chart.png, chart.html, results.json)")
+    if failed:
+        print(f"motionhmr compare: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _env() -> int:

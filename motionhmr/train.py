@@ -273,6 +273,11 @@ def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler) -> int:
     blob = checkpoint.load(path)
     if blob["inputs"] != cfg.inputs and parse_inputs(blob["inputs"]) != parse_inputs(cfg.inputs):
         raise InputError(f"{path} was trained with inputs={blob['inputs']}, this run asks for inputs={cfg.inputs}")
+    ours, theirs = to_dict(cfg)["model"], blob["config"].get("model", {})
+    differ = [k for k in ours if k != "backbone_weights" and theirs.get(k) != ours[k]]
+    if differ:
+        raise InputError(f"{path} holds another network ({', '.join(f'model.{k}={theirs.get(k)}' for k in differ)}); "
+                         f"use those settings or another out=")  # fmt: skip
     model.load_state_dict(blob["model"])
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])

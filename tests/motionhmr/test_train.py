@@ -128,17 +128,19 @@ def shards(tmp_path_factory):
 @pytest.mark.slow
 def test_generate_then_train_end_to_end_with_wandb_offline_and_resume(shards, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "inputs=flow+kp", f"data={shards}", f"out={run}", "data.batch_size=2", "data.val_every=4",
-            "optim.steps=2", "optim.warmup=1", "val_every=2", "val_batches=1", "ckpt_every=1",
-            *TINY[:-2], "wandb.mode=offline", "image_every=2"]  # fmt: skip
-    assert main(args) == 0
+    common = ["train", "inputs=flow+kp", f"data={shards}", f"out={run}", "data.batch_size=2", "data.val_every=4",
+              "optim.warmup=1", "val_every=2", "val_batches=1", "ckpt_every=1", *TINY[:-2],
+              "wandb.mode=offline", "image_every=2"]  # fmt: skip
+    assert main([*common, "optim.steps=2"]) == 0
     assert "trained 2 steps" in capsys.readouterr().out
     blob = checkpoint.load(run / "last.pt")
     assert blob["step"] == 2 and blob["config"]["inputs"] == "flow+kp"
     assert list((run / "wandb").glob("offline-run-*"))  # offline W&B run written locally
-    assert main([*args[:-6], "optim.steps=3", *args[-5:]]) == 0  # same run folder, more steps: resumes
+    assert main([*common, "optim.steps=3"]) == 0  # same run folder, more steps: resumes
     assert checkpoint.load(run / "last.pt")["step"] == 3
-    assert len(list((run / "wandb").glob("offline-run-*"))) >= 1
+    assert (run / "wandb_id").read_text() in "".join(p.name for p in (run / "wandb").glob("offline-run-*"))
+    assert main([*common, "optim.steps=4", "model.lstm_hidden=32"]) == 2  # another network: refused
+    assert "holds another network (model.lstm_hidden=16)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
