@@ -47,3 +47,35 @@ def test_generate_cli_reads_the_same_environment():
     from synth.shards.writer import node_split
 
     assert node_split(None, None, env={"JOB_COMPLETION_INDEX": "63", "NUM_SHARDS": "64"}) == (63, 64)
+
+
+def _fake_torchrun(tmp_path):
+    fake = tmp_path / ".venv" / "bin"
+    fake.mkdir(parents=True, exist_ok=True)
+    (fake / "torchrun").write_text('#!/bin/sh\necho "$@"\n')
+    (fake / "torchrun").chmod(0o755)
+
+
+def test_train_slurm_runs_torchrun_over_the_node_gpus(tmp_path):
+    _fake_torchrun(tmp_path)
+    env = {**os.environ, "SLURM_SUBMIT_DIR": str(tmp_path), "SLURM_GPUS_ON_NODE": "8", "OUT": "/shared/runs/a"}
+    out = subprocess.run(["bash", str(ROOT / "jobs/train.slurm"), "inputs=flow+kp", "data=/shared/synth"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert out == ["--standalone", "--nproc_per_node", "8", "-m", "motionhmr.cli", "train",
+                   "out=/shared/runs/a", "inputs=flow+kp", "data=/shared/synth"]  # fmt: skip
+    from motionhmr.config import load_train_config
+
+    cfg = load_train_config(out[6:])  # the arguments are a valid train config
+    assert cfg.out == "/shared/runs/a" and cfg.data.path == "/shared/synth"
+
+
+def test_train_launcher_uses_every_gpu_it_is_given(tmp_path):
+    import shutil
+
+    _fake_torchrun(tmp_path)
+    (tmp_path / "jobs").mkdir()
+    shutil.copy(ROOT / "jobs/train.sh", tmp_path / "jobs/train.sh")
+    (tmp_path / ".venv/bin/python").symlink_to(Path(os.sys.executable))
+    out = subprocess.run(["bash", str(tmp_path / "jobs/train.sh"), "inputs=kp"], env={**os.environ, "GPUS": "4"},
+                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert out[:3] == ["--standalone", "--nproc_per_node", "4"] and out[-2:] == ["train", "inputs=kp"]
