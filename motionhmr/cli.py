@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   torchrun --nproc_per_node 8 -m motionhmr.cli train inputs=flow+kp data=/shared/synth data.batch_size=16
   motionhmr predict video.mp4 --ckpt runs/flow+kp/last.pt                # bodies.npz/.json + overlay.mp4
   motionhmr predict --keypoints track.json --ckpt runs/kp/last.pt         # inputs=kp checkpoints only
+  motionhmr eval ckpt=runs/flow+kp/last.pt data=3dpw data.path=/data/3DPW
   motionhmr env
 """
 
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     tr.add_argument("overrides", nargs="*", help="e.g. inputs=flow+kp data=shards/ optim.steps=20000")
     tr.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    ev = sub.add_parser(
+        "eval", help="score a checkpoint on 3DPW (the paper's protocol) or held-out synthetic shards",
+        description="key=value settings: ckpt=FILE data=3dpw|synthetic data.path=DIR [data.split=test] "
+        "[data.max_clips=N] [smpl_path=DIR (PVE)] [flow=dis:medium] [device=auto] [out=results.json] "
+        "[wandb=offline|online|disabled]. Prints a per-person table and the means.",
+    )  # fmt: skip
+    ev.add_argument("overrides", nargs="*", help="e.g. ckpt=runs/flow+kp/last.pt data=3dpw data.path=/data/3DPW")
     pr = sub.add_parser(
         "predict", help="predict 3D bodies on a real video (MediaPipe 2D) or a keypoint file, offline",
         description="Run a checkpoint on a video: writes OUT/bodies.npz, OUT/bodies.json and OUT/overlay.mp4 "
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--no-video", action="store_true", help="skip overlay.mp4")
     cp = sub.add_parser(
         "compare", help="the paper's Tables 1-3 as sweeps: generate, train, score; table + chart",
-        description="Run (or print, or collect) the inputs / data / frames sweeps and write ROOT/compare/ "
+        description="Run (or print, or collect) the inputs / data / frames sweeps and write ROOT/compare/TABLE/ "
         "results.md, results.json, chart.png and chart.html. key=value overrides of configs/compare.yaml "
         "(scale=small|paper picks the sizes); gen.K=V, test.K=V and train.K=V pass K=V to every synth "
         "generate, to the test sets' generate, and to every motionhmr train.",
@@ -78,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             return _env()
         if args.command == "train":
             return _train(args)
+        if args.command == "eval":
+            return _eval(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "predict":
@@ -104,6 +114,14 @@ def _train(args) -> int:
     return 0
 
 
+def _eval(args) -> int:
+    from motionhmr.run_eval import evaluate_checkpoint, parse_eval_args
+
+    results = evaluate_checkpoint(parse_eval_args(args.overrides))
+    print(results.table())
+    return 0
+
+
 def _predict(args) -> int:
     from pathlib import Path
 
@@ -124,7 +142,7 @@ def _predict(args) -> int:
 def _compare(args) -> int:
     from omegaconf import OmegaConf
 
-    from motionhmr.compare import load_compare_config, run_compare, to_dict
+    from motionhmr.compare import load_compare_config, output_dir, run_compare, to_dict
 
     overrides = list(args.overrides)
     launch = "print" if args.print else "collect" if args.collect_only else None
@@ -135,7 +153,7 @@ def _compare(args) -> int:
     results = run_compare(cfg, overrides)
     failed = [f"{r.table}/{r.name}" for r in results if r.status == "failed"]
     if results:
-        print(f"results: {cfg.root}/compare/results.md (chart.png, chart.html, results.json)")
+        print(f"results: {output_dir(cfg)}/results.md (chart.png, chart.html, results.json)")
     if failed:
         print(f"motionhmr compare: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
