@@ -9,7 +9,9 @@ Protocols and units
     differentiable in torch.
     **Weak perspective**: normalised crop coordinates ``u = s * (X + tx)``, ``v = s * (Y + ty)``
     from camera-frame joints (OpenCV axes, root at the origin) and ``cam = (s, tx, ty)``;
-    ``u, v`` in [-1, 1] span the 224-px crop, ``px = (u + 1) * 112``.
+    ``u, v`` in [-1, 1] span the 224-px crop edge to edge, ``px = 112 u + 111.5``: crop px
+    count pixel centres on integers (as ``cv2.warpAffine`` and :func:`synth.crops.box_affine`
+    do), so the detector box's centre, crop px 111.5, is ``u = 0``.
 
 ``MotionHMRLoss(body, cfg)(prediction, batch) -> {"loss", "loss3d", "loss2d", ...}`` consumes
 the training batch of the shared contract (``motionhmr/data.py``):
@@ -27,6 +29,8 @@ from motionhmr.model.config import LossConfig
 from motionhmr.model.motionhmr import Prediction
 
 CROP = 224
+#: crop px of the crop's centre (pixel centres on integers): where the box centre lands.
+CROP_CENTRE = (CROP - 1) / 2
 
 
 def procrustes_align(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -70,13 +74,14 @@ def project_weak(joints: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
 
 
 def px_to_normalised(px: torch.Tensor, crop: int = CROP) -> torch.Tensor:
-    """Crop pixels (0..crop) -> normalised coordinates (-1..1): ``u = px / (crop / 2) - 1``."""
-    return px / (crop / 2) - 1.0
+    """Crop pixels (-0.5..crop-0.5, centres on integers) -> normalised coordinates (-1..1):
+    ``u = (px - (crop - 1) / 2) / (crop / 2)``."""
+    return (px - (crop - 1) / 2) / (crop / 2)
 
 
 def normalised_to_px(uv: torch.Tensor, crop: int = CROP) -> torch.Tensor:
-    """Normalised coordinates (-1..1) -> crop pixels (0..crop): ``px = (u + 1) * crop / 2``."""
-    return (uv + 1.0) * (crop / 2)
+    """Normalised coordinates (-1..1) -> crop pixels: ``px = u * crop / 2 + (crop - 1) / 2``."""
+    return uv * (crop / 2) + (crop - 1) / 2
 
 
 def domain_loss(synthetic_logits: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
@@ -138,7 +143,7 @@ class MotionHMRLoss(nn.Module):
             target2d = torch.stack([batch["kp2d"][:, :s], batch["kp2d_future"]]).float()
             # an invisible keypoint may hold anything, NaN included: replace it before any
             # arithmetic (masking afterwards would still send NaN through the backward pass)
-            target2d = px_to_normalised(torch.where(visible[..., None], target2d, CROP / 2))
+            target2d = px_to_normalised(torch.where(visible[..., None], target2d, CROP_CENTRE))
             diff = uv - target2d
             err2d = diff.abs().sum(-1) if self.cfg.loss2d == "l1" else _distance(diff)  # [2, B, S, 14]
             err2d = (err2d * visible).flatten(1).sum(1) / visible.flatten(1).sum(1).clamp_min(1)

@@ -36,7 +36,7 @@ Contract
     are the file's keypoints).
 
 The overlay camera. The network's camera is weak perspective: crop px
-``= 112 (s (X + tx) + 1)``. A perspective camera with a long focal length ``f`` (crop px)
+``= 112 s (X + tx) + 111.5``. A perspective camera with a long focal length ``f`` (crop px)
 and principal point at the crop centre renders the same picture when the root sits at
 depth ``z = 2 f / (224 s)`` and the mesh is translated by ``(tx, ty, z)``; its intrinsics go
 from crop px to image px through the crop -> image affine (a scale and a shift), and to the
@@ -281,7 +281,7 @@ def perspective_camera(
     if not s > 0:
         raise InputError(f"weak-perspective scale s={s} has no perspective equivalent")
     z = 2.0 * focal / (CROP * s)
-    centre = CROP / 2  # normalised 0 is crop px 112 (motionhmr.losses.normalised_to_px)
+    centre = (CROP - 1) / 2  # normalised 0 is crop px 111.5 (motionhmr.losses.normalised_to_px)
     k_crop = np.array([[focal, 0.0, centre], [0.0, focal, centre], [0.0, 0.0, 1.0]])
     k = _homogeneous(to_image) @ k_crop
     if display is not None:

@@ -136,7 +136,7 @@ def test_weak_perspective_and_pixels():
     cam = torch.tensor([[0.8, 0.1, -0.2]])
     uv = project_weak(joints, cam)
     torch.testing.assert_close(uv, torch.tensor([[[0.08, -0.16], [0.48, -0.96]]]))
-    torch.testing.assert_close(normalised_to_px(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([0.0, 112.0, 224.0]))
+    torch.testing.assert_close(normalised_to_px(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([-0.5, 111.5, 223.5]))
     px = torch.rand(5, 2) * 224
     torch.testing.assert_close(normalised_to_px(px_to_normalised(px)), px)
     # batched over [B, S]

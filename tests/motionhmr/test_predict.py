@@ -91,7 +91,7 @@ def test_projected_crop_keypoints_land_on_the_given_image_points(rng):
     joints[..., 2] *= 0.3  # a body is ~30 cm deep
     cam = np.column_stack([rng.uniform(0.6, 1.2, n), rng.uniform(-0.2, 0.2, (n, 2))]).astype(np.float32)
     # the crop points the weak camera produces, and where they are in the image by hand
-    crop_px = 112.0 * (cam[:, None, :1] * (joints[..., :2] + cam[:, None, 1:]) + 1.0)
+    crop_px = 112.0 * cam[:, None, :1] * (joints[..., :2] + cam[:, None, 1:]) + 111.5
     side = boxes[:, 2:3, None]
     expected = (crop_px - 111.5) * side / 224 + boxes[:, None, :2]
     bodies = FrameBodies(joints3d=joints, rotmat=np.zeros((n, 2, 3, 3)), shape=np.zeros((n, 1)), cam=cam,
