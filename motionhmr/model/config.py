@@ -24,6 +24,10 @@ class ModelConfig:
     iterations: int = 3  # IEF iterations
     dropout: float = 0.5  # IEF dropout (HMR)
     dann_hidden: int = 1024  # domain classifier MLP width
+    # The backbone sees frames resized to input_size x input_size px (null: as given, 224).
+    # A CPU-scale knob: ResNet-50 costs ~(size/224)^2 as much, and the smooth inputs (sigma=10 px
+    # heatmaps, flow) survive 64-112 px; the paper's model is null.
+    input_size: int | None = None
 
     def __post_init__(self) -> None:
         from motionhmr.model.temporal import TEMPORAL
@@ -32,6 +36,10 @@ class ModelConfig:
             raise InputError(f"model.temporal={self.temporal!r} is unknown; choose one of {', '.join(TEMPORAL)}")
         for key in ("lstm_hidden", "head_hidden", "iterations", "dann_hidden"):
             _positive_int(f"model.{key}", getattr(self, key))
+        if self.input_size is not None and (
+            isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 32
+        ):
+            raise InputError(f"model.input_size={self.input_size!r} is not valid: null or an integer >= 32 (px)")
         if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
             raise InputError(f"model.dropout={self.dropout!r} is not valid: a probability in [0, 1)")
         if self.backbone_weights is not None and not (isinstance(self.backbone_weights, str) and self.backbone_weights):

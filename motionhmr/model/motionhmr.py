@@ -7,7 +7,8 @@ Contract
     ``MotionHMR(spec, cfg, n_rotations, shape_dim, mean)(x) -> Prediction``
     ``x``  float ``[B, S, C, H, W]``: S network steps of a clip (a 31-frame clip gives S = 30),
            C = ``spec.channels`` (indicator included), H = W = 224 in the suite (the backbone
-           accepts other sizes, which the tests use).
+           accepts other sizes, which the tests use). With ``cfg.input_size`` set, frames are
+           resized to that size (bilinear, antialiased) before the backbone.
     ``Prediction.current`` / ``.future``: :class:`HeadOutput` for frame t and frame t+1 of each
     step t. Rotations, shape and camera as in :mod:`motionhmr.model.regressor`; ``features``
     are the per-step backbone features (the DANN classifier's input).
@@ -108,7 +109,11 @@ class MotionHMR(nn.Module):
             )
         b, s = x.shape[:2]
         # flatten copies if x is not contiguous in those dims (no .view on strided input)
-        return self.backbone(x.flatten(0, 1)).reshape(b, s, -1)
+        frames = x.flatten(0, 1)
+        size = self.cfg.input_size
+        if size is not None and tuple(frames.shape[-2:]) != (size, size):
+            frames = nn.functional.interpolate(frames, size=(size, size), mode="bilinear", antialias=True)
+        return self.backbone(frames).reshape(b, s, -1)
 
     def forward(self, x: torch.Tensor) -> Prediction:
         features = self.encode(x)

@@ -259,6 +259,21 @@ def test_channels_last_and_strided_input_match():
         torch.testing.assert_close(net(x).current.cam, ref, atol=1e-5, rtol=1e-4)
 
 
+def test_input_size_resizes_frames_before_the_backbone():
+    """model.input_size=32: a 64-px clip gives what the same weights give on the clip resized
+    by hand, and a 32-px clip passes through unchanged."""
+    small = build(cfg=dataclasses.replace(TINY, input_size=32)).eval()
+    plain = build().eval()  # same seed: same weights, no resizing
+    x = clip_input("flow+kp", steps=2, size=64)
+    by_hand = torch.nn.functional.interpolate(x.flatten(0, 1), size=(32, 32), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        ref = plain(by_hand.unflatten(0, x.shape[:2])).current
+        torch.testing.assert_close(small(x).current.cam, ref.cam)
+        assert not torch.allclose(plain(x).current.features, ref.features)
+        x32 = clip_input("flow+kp", steps=2, size=32)
+        torch.testing.assert_close(small(x32).current.cam, plain(x32).current.cam)
+
+
 def test_mean_params_layout_and_6d_roundtrip():
     mean = mean_params()
     assert mean.vector().shape == (J * 6 + SHAPE_DIM + 3,)
@@ -342,6 +357,7 @@ def test_domain_logits_reverse_the_gradient_into_the_features(tiny_nets):
         (ModelConfig, {"iterations": True}, r"model.iterations=True is not valid"),
         (ModelConfig, {"dropout": 1.0}, r"model.dropout=1.0 is not valid: a probability in \[0, 1\)"),
         (ModelConfig, {"backbone_weights": ""}, r"model.backbone_weights='' is not valid"),
+        (ModelConfig, {"input_size": 16}, r"model.input_size=16 is not valid: null or an integer >= 32"),
         (LossConfig, {"w3d": -1.0}, r"loss.w3d=-1.0 is not valid: a weight >= 0"),
         (LossConfig, {"w2d": "1"}, r"loss.w2d='1' is not valid"),
         (LossConfig, {"loss2d": "huber"}, r"loss.loss2d='huber' is unknown; choose one of l1, l2"),
