@@ -1,7 +1,7 @@
 """Training data: shards of synthetic clips -> batches of network steps.
 
 Contract
-    :func:`make_loader` ``(cfg, spec, split, rank, world_size, epoch, seed, batches)`` -> an
+    :func:`make_loader` ``(cfg, spec, split, rank, world_size, epoch, seed, batches, skip)`` -> an
     iterable of batches, each a dict of torch tensors (batch dim ``B`` first):
 
     ``x``                 float32 ``[B, S, C, 224, 224]``  the ``spec``'s channels, see below
@@ -233,26 +233,42 @@ def _seed(*parts: int) -> int:
 class ShardDataset(torch.utils.data.IterableDataset):
     """An iterable dataset over one rank's shards: per-clip dicts of
     :func:`sample_to_steps`. Each DataLoader worker reads its own shards
-    (:func:`webdataset.split_by_worker`).
+    (the slice :func:`webdataset.split_by_worker` takes).
 
     ``keep(record) -> bool`` filters raw records before decoding (the split).
     ``window``: None keeps whole clips; ``(frames, "random" | "centre")`` cuts windows.
     ``shuffle``: shard order and a ``buffer``-record shuffle from ``seed`` (plus worker, pass).
     ``repeat``: cycle the shards forever (the loader bounds the epoch).
+    ``skip_batches``: the loader's first batches of ``batch_size`` clips to pass over without
+    decoding (a resumed run's position in its epoch). The DataLoader takes batch ``i`` from
+    worker ``i % W``, so a resumed loader's worker ``j`` plays the uninterrupted run's worker
+    ``(j + skip_batches) % W`` (its shards, seeds and place in the stream) and skips
+    ``batch_size`` records per batch that worker already gave; order, shuffling and windows
+    do not depend on decoding, so what follows is exactly what the uninterrupted run saw next.
     """
 
     def __init__(self, shards: list[str], spec: InputSpec, *, keep: Callable[[dict], bool] | None = None,
                  window: tuple[int, str] | None = None, shuffle: bool = False, buffer: int = 0,
-                 seed: tuple[int, ...] = (0,), repeat: bool = False) -> None:  # fmt: skip
+                 seed: tuple[int, ...] = (0,), repeat: bool = False, skip_batches: int = 0,
+                 batch_size: int = 1) -> None:  # fmt: skip
         super().__init__()
         self.shards, self.spec, self.keep = list(shards), spec, keep
         self.window, self.shuffle, self.buffer, self.seed, self.repeat = window, shuffle, buffer, seed, repeat
+        self.skip_batches, self.batch_size = skip_batches, batch_size
+
+    def _role(self) -> tuple[int, int, int]:
+        """(the worker this one plays, of how many, records it skips): see the class doc."""
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        role = (worker + self.skip_batches) % workers
+        return role, workers, self.batch_size * len(range(role, self.skip_batches, workers))
 
     def __iter__(self) -> Iterator[dict]:
         import webdataset as wds
 
-        worker = _worker_id()
-        mine = list(wds.split_by_worker(self.shards))
+        # webdataset.split_by_worker's slice, but by role rather than by the process's id
+        worker, workers, skip = self._role()
+        mine = self.shards[worker::workers]
         for p in itertools.count() if self.repeat else (0,):
             order = list(mine)
             if self.shuffle:
@@ -266,6 +282,9 @@ class ShardDataset(torch.utils.data.IterableDataset):
             n = 0
             for record in records:
                 n += 1
+                if skip:  # resuming: this record went into a batch the run already trained on
+                    skip -= 1
+                    continue
                 yield sample_to_steps(self._cut(decode(record), p), self.spec)
             if self.repeat and n == 0:
                 raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
@@ -281,11 +300,6 @@ class ShardDataset(torch.utils.data.IterableDataset):
         else:  # per clip and pass, independent of which worker reads it
             start = int(np.random.default_rng([*self.seed, p, int(sample.key)]).integers(sample.frames - frames + 1))
         return crop_window(sample, start, frames)
-
-
-def _worker_id() -> int:
-    info = torch.utils.data.get_worker_info()
-    return 0 if info is None else info.id
 
 
 @dataclasses.dataclass
@@ -308,12 +322,15 @@ class Loader:
 
 
 def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *, rank: int = 0,
-                world_size: int = 1, epoch: int = 0, seed: int = 0, batches: int | None = None) -> Loader:  # fmt: skip
+                world_size: int = 1, epoch: int = 0, seed: int = 0, batches: int | None = None,
+                skip: int = 0) -> Loader:  # fmt: skip
     """Rank ``rank``'s batches of ``split`` for ``epoch`` (module docstring: contract, splits,
     ranks, DDP epochs). ``train`` shuffles, drops each worker's last partial batch and cuts
     random windows; ``val`` keeps the file order, partial batches and centred windows.
     ``batches``: for ``train`` the stream repeats and exactly this many batches come; for
-    ``val`` at most this many."""
+    ``val`` at most this many. ``skip`` (train with ``batches``): start after the epoch's
+    first ``skip`` batches, as a resumed run does, without decoding them; ``len()`` is then
+    ``batches - skip``."""
 
     spec = parse_inputs(spec)
     if split not in SPLITS:
@@ -321,6 +338,8 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
     if batches is not None and batches < 1:
         raise InputError(f"batches={batches} must be >= 1 or None")
     train = split == "train"
+    if skip and not (train and batches is not None and 0 <= skip < batches):
+        raise InputError(f"skip={skip} needs the train split with batches=N and 0 <= skip < N")
     root = cfg.val_path if (not train and cfg.val_path) else cfg.path
     keep = None
     if not cfg.val_path:
@@ -339,7 +358,7 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
         mine, spec, keep=keep,
         window=None if cfg.frames is None else (cfg.frames, "random" if train else "centre"),
         shuffle=train, buffer=cfg.shuffle_buffer, seed=(seed, epoch, rank),
-        repeat=train and batches is not None,
+        repeat=train and batches is not None, skip_batches=skip, batch_size=cfg.batch_size,
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         ds, batch_size=cfg.batch_size, collate_fn=collate, num_workers=workers,
@@ -348,7 +367,7 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
         # global RNG, so dropout after a resume would differ from the uninterrupted run.
         generator=torch.Generator().manual_seed(_seed(seed, epoch, rank)),
     )  # fmt: skip
-    return Loader(loader, batches, workers, mine)
+    return Loader(loader, None if batches is None else batches - skip, workers, mine)
 
 
 def _check_frames(shard: str, frames: int, root) -> None:

@@ -221,11 +221,10 @@ def train(cfg: TrainConfig) -> dict:
     seen, t0 = 0, time.perf_counter()
     while step < cfg.optim.steps:
         epoch, skip = divmod(step, cfg.epoch_batches)
+        # resuming mid-epoch: the same stream, starting after the batches already trained on
         loader = make_loader(cfg.data, spec, "train", rank=rank, world_size=world, epoch=epoch,
-                             seed=cfg.seed, batches=cfg.epoch_batches)  # fmt: skip
-        for i, batch in enumerate(loader):
-            if i < skip:  # resuming mid-epoch: the same batches in the same order, skipped
-                continue
+                             seed=cfg.seed, batches=cfg.epoch_batches, skip=skip)  # fmt: skip
+        for batch in loader:
             batch = to_device(batch, device)
             real = to_device(next(real_batches), device) if real_batches is not None else None
             metrics = train_step(model, loss_fn, batch, optimizer, scheduler, cfg, dtype, real)

@@ -286,6 +286,27 @@ def test_fixed_batches_per_epoch_repeat_and_stay_equal_across_ranks(fake_shards)
         len(make_loader(cfg, "kp"))
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_skipping_batches_resumes_the_same_stream_without_decoding_them(fake_shards, monkeypatch, workers):
+    """make_loader(skip=k) yields exactly batches k.. of the uninterrupted epoch (what a
+    resumed run trains on next), across passes and workers; skipped clips are never decoded."""
+    import motionhmr.data as data
+
+    cfg = DataConfig(path=str(fake_shards), val_every=4, batch_size=2, workers=workers, shuffle_buffer=3)
+    whole = [b["key"] for b in make_loader(cfg, "kp", epoch=2, seed=7, batches=9)]  # 18 clips: 2+ passes
+    for skip in (1, 4, 8):
+        resumed = make_loader(cfg, "kp", epoch=2, seed=7, batches=9, skip=skip)
+        assert len(resumed) == 9 - skip
+        assert [b["key"] for b in resumed] == whole[skip:]
+    if workers == 0:  # decoding happens in this process: count it
+        calls = []
+        monkeypatch.setattr(data, "decode", lambda record: calls.append(1) or decode(record))
+        assert len(list(make_loader(cfg, "kp", epoch=2, seed=7, batches=9, skip=6))) == 3
+        assert len(calls) == 3 * 2
+    with pytest.raises(InputError, match="skip=9 needs the train split"):
+        make_loader(cfg, "kp", batches=9, skip=9)
+
+
 def test_frame_windows_and_their_limit(fake_shards):
     cfg = DataConfig(path=str(fake_shards), val_every=4, batch_size=1, workers=0, frames=3)
     batches = list(make_loader(cfg, "flow+kp", seed=0))
