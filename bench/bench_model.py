@@ -109,6 +109,9 @@ def bench_cpu(args) -> None:
     print(f"inputs={spec.name} ({spec.channels} ch), {args.frames} frames x 224^2, lstm {args.lstm_hidden}, "
           "batch 1, fp32")
     print(f"training step (fwd + loss with the body + bwd + Adam): {sec:.2f} s  ({args.repeat} timed, 1 warm-up)")
+    import resource  # ru_maxrss is KiB on Linux: the process's peak resident memory so far
+
+    print(f"peak resident memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
 
 
 def bench_cuda(args) -> None:
