@@ -99,6 +99,7 @@ class TrainConfig:
     ckpt_every: int = 500  # steps between checkpoints (last.pt); one is always written at the end
     image_every: int = 500  # steps between W&B images of predicted joints (0 = never)
     resume: str | None = "auto"  # auto: out/last.pt if it exists; a path; null: start afresh
+    memory_check: bool = True  # refuse a step that would not fit in memory (motionhmr.memory)
 
     def __post_init__(self) -> None:
         parse_inputs(self.inputs)

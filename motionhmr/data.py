@@ -4,7 +4,9 @@ Contract
     :func:`make_loader` ``(cfg, spec, split, rank, world_size, epoch, seed, batches, skip)`` -> an
     iterable of batches, each a dict of torch tensors (batch dim ``B`` first):
 
-    ``x``                 float32 ``[B, S, C, 224, 224]``  the ``spec``'s channels, see below
+    ``rgb``               uint8   ``[B, S, 224, 224, 3]``  crops (only when rgb is an input)
+    ``flow``              int16   ``[B, S, 224, 224, 2]``  paired-box flow, 1/16 px (only with flow)
+    ``kp_input_visible``  bool    ``[B, T, 14]``     detector-style visibility (the keypoint input)
     ``joints3d``          float32 ``[B, T, 14, 3]``  camera frame, metres, EVAL_JOINTS order
     ``kp2d``              float32 ``[B, T, 14, 2]``  crop px of the frame's own box (0..224)
     ``kp_visible``        bool    ``[B, T, 14]``     true visibility
@@ -13,14 +15,17 @@ Contract
     ``total_occlusion``   bool    ``[B, T]``
     ``key``               list[str]                  the clips' shard keys (global index)
 
-    with ``T`` the clip's frames (31, or ``cfg.frames``) and ``S = T - 1`` steps. Step t sees
-    crop box t: ``x[:, t]`` stacks, in :mod:`motionhmr.inputs` order, rgb ``t`` (ImageNet
+    with ``T`` the clip's frames (31, or ``cfg.frames``) and ``S = T - 1`` steps. The network
+    input is *not* built here: the loader hands over these compact arrays (uint8 crops, the
+    stored flow integers, keypoints; ~16 MB a clip with flow instead of ~114 MB of float32
+    channels) and :func:`motionhmr.inputs.assemble` builds ``x`` ``[B, S, C, H, W]`` on the
+    training device: step t stacks, in :mod:`motionhmr.inputs` order, rgb ``t`` (ImageNet
     normalised), flow ``t -> t+1`` on paired box t (:func:`flow.contract.to_model_input`), the
-    heatmaps of frame t (:func:`synth.shards.schema.heatmaps` of ``kp_input_visible``) and the
-    total-occlusion indicator: 1 where frame t is totally occluded, or, when flow is an
-    input, frame t+1 is (its flow pair was zeroed). Totally occluded inputs are exactly 0
-    after normalisation (the paper zeroes the network input), so a hidden RGB frame is the
-    dataset mean, not black.
+    heatmaps of frame t (of ``kp_input_visible``) and the total-occlusion indicator: 1 where
+    frame t is totally occluded, or, when flow is an input, frame t+1 is (its flow pair was
+    zeroed). Totally occluded inputs are exactly 0 after normalisation (the paper zeroes the
+    network input), so a hidden RGB frame is the dataset mean, not black. A keypoint-only
+    model needs no image at all: its loader decodes ``arrays.npz`` alone.
 
 Splits
     ``train`` and ``val`` are cut by clip key, not by shard: clip ``i`` is validation when
@@ -52,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import itertools
 import logging
 import random
@@ -62,15 +68,17 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from motionhmr.inputs import InputSpec, parse_inputs
+from motionhmr.inputs import FLOW_STEPS, InputSpec, assemble, parse_inputs
+from motionhmr.inputs import IMAGENET_MEAN as _IMAGENET_MEAN
+from motionhmr.inputs import IMAGENET_STD as _IMAGENET_STD
 from synth.crops import CROP, box_affine, to_crop
 from synth.errors import InputError
 from synth.shards.schema import ARRAYS, Sample, decode, heatmaps
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+IMAGENET_MEAN = np.array(_IMAGENET_MEAN, np.float32)
+IMAGENET_STD = np.array(_IMAGENET_STD, np.float32)
 SPLITS = ("train", "val")
 
 
@@ -111,9 +119,11 @@ class DataConfig:
 # -- one clip ------------------------------------------------------------------------------
 def sample_to_steps(sample: Sample, spec: InputSpec | str) -> dict:
     """One decoded clip -> the training dict of the module contract, without the batch dim:
-    numpy arrays (``x`` float32 ``[S, C, 224, 224]``, ...) and ``key`` (str).
+    numpy arrays and ``key`` (str). The network input is handed over compact (module doc);
+    :func:`motionhmr.inputs.assemble` builds ``x`` from it on the training device.
 
-    Only the parts in ``spec`` are computed (heatmaps cost ~0.3 s a clip)."""
+    Only the parts in ``spec`` are kept (``sample`` may lack the others, see
+    :func:`synth.shards.schema.decode`)."""
     spec = parse_inputs(spec)
     a = sample.arrays
     t_len = sample.frames
@@ -121,22 +131,15 @@ def sample_to_steps(sample: Sample, spec: InputSpec | str) -> dict:
     if s_len < 1:
         raise InputError(f"sample {sample.key} has {t_len} frame(s); a step needs two")
     total = a["total_occlusion"].astype(bool)
-    hidden = total[:-1] | total[1:] if "flow" in spec else total[:-1]
-    x = np.zeros((s_len, spec.channels, CROP, CROP), np.float32)
-    where = spec.slices()
+    out = {}
     if "rgb" in spec:
-        rgb = (sample.rgb[:s_len].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        rgb[total[:s_len]] = 0.0  # the network input is zeroed, not set to black
-        x[:, where["rgb"]] = rgb.transpose(0, 3, 1, 2)
+        out["rgb"] = np.ascontiguousarray(sample.rgb[:s_len])
     if "flow" in spec:
-        from flow.contract import to_model_input
-
-        x[:, where["flow"]] = to_model_input(sample.flow[:s_len]).transpose(0, 3, 1, 2)
-    if "kp" in spec:
-        x[:, where["kp"]] = heatmaps(a["kp2d"][:s_len], a["kp_input_visible"][:s_len])
-    x[:, where["occ"]] = hidden[:, None, None, None]
+        # the stored integers (1/16 px, exact): half the bytes of float32 px
+        out["flow"] = np.rint(sample.flow[:s_len] * FLOW_STEPS).astype(np.int16)
     return {
-        "x": x,
+        **out,
+        "kp_input_visible": a["kp_input_visible"].astype(bool),
         "joints3d": a["joints3d"].astype(np.float32),
         "kp2d": a["kp2d"].astype(np.float32),
         "kp_visible": a["kp_visible"].astype(bool),
@@ -145,6 +148,19 @@ def sample_to_steps(sample: Sample, spec: InputSpec | str) -> dict:
         "total_occlusion": total,
         "key": sample.key,
     }
+
+
+def steps_input(sample: Sample, spec: InputSpec | str, size: int | None = None) -> np.ndarray:
+    """The network input float32 ``[S, C, size, size]`` of one clip (``x`` of the old loader
+    contract): :func:`sample_to_steps` then :func:`motionhmr.inputs.assemble`, on the CPU."""
+    steps = collate([sample_to_steps(sample, spec)])
+    return assemble(steps, spec, size)[0].numpy()
+
+
+def image_fields(spec: InputSpec | str) -> tuple[str, ...]:
+    """The image-like shard fields ``spec`` needs decoded (none for ``inputs=kp``)."""
+    spec = parse_inputs(spec)
+    return tuple(f for f in ("rgb", "flow") if f in spec)
 
 
 def future_keypoints(kp2d: np.ndarray, boxes: np.ndarray, crop: int = CROP) -> np.ndarray:
@@ -170,11 +186,12 @@ def crop_window(sample: Sample, start: int, frames: int) -> Sample:
         raise InputError(f"sample {sample.key}: a {frames}-frame window at {start} exceeds its {sample.frames} frames")
     window = slice(start, start + frames)
     arrays = {k: (v[window] if ARRAYS[k][1][0] == "T" else v) for k, v in sample.arrays.items()}
+    cut = lambda v, w: None if v is None else v[w]  # noqa: E731 (fields left undecoded stay None)
     return dataclasses.replace(
         sample,
-        rgb=sample.rgb[window],
-        flow=sample.flow[start : start + frames - 1],
-        occluder=sample.occluder[window],
+        rgb=cut(sample.rgb, window),
+        flow=cut(sample.flow, slice(start, start + frames - 1)),
+        occluder=cut(sample.occluder, window),
         arrays=arrays,
         meta={**sample.meta, "frames": frames, "window_start": start},
     )
@@ -285,7 +302,7 @@ class ShardDataset(torch.utils.data.IterableDataset):
                 if skip:  # resuming: this record went into a batch the run already trained on
                     skip -= 1
                     continue
-                yield sample_to_steps(self._cut(decode(record), p), self.spec)
+                yield sample_to_steps(self._cut(decode(record, image_fields(self.spec)), p), self.spec)
             if self.repeat and n == 0:
                 raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
 
@@ -368,6 +385,27 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
         generator=torch.Generator().manual_seed(_seed(seed, epoch, rank)),
     )  # fmt: skip
     return Loader(loader, None if batches is None else batches - skip, workers, mine)
+
+
+def training_poses(cfg: DataConfig, limit: int = 500) -> np.ndarray:
+    """Local body-model poses float32 ``[N, P, 3, 3]`` of up to ``limit`` training clips (every
+    frame; ``arrays.npz`` only, in file order): what :func:`motionhmr.model.regressor.mean_pose`
+    averages for the IEF start (``model.init_pose=data``)."""
+    from synth.shards.reader import iter_records
+
+    poses = []
+    keep = None if cfg.val_path else functools.partial(_in_split, "train", cfg.val_every)
+    for shard in shard_list(cfg.path):
+        for record in iter_records(Path(shard)):
+            if keep is not None and not keep(record):
+                continue
+            with np.load(io.BytesIO(record["arrays.npz"])) as a:
+                poses.append(a["pose"].astype(np.float32))
+            if len(poses) >= limit:
+                return np.concatenate(poses)
+    if not poses:
+        raise InputError(f"{cfg.path} holds no training clips to take the mean pose from (model.init_pose=data)")
+    return np.concatenate(poses)
 
 
 def _check_frames(shard: str, frames: int, root) -> None:

@@ -2,9 +2,10 @@
 
 Contract
     ``Predictor.from_checkpoint(path, device="auto")`` rebuilds the network and body model
-    from the checkpoint's stored config. ``predictor(x)`` takes the steps of one track,
-    float32 ``[N-1, C, 224, 224]`` in the training channel layout (:mod:`motionhmr.inputs`;
-    built by :func:`motionhmr.data.sample_to_steps` or :mod:`motionhmr.realvideo`), cuts the
+    from the checkpoint's stored config. ``predictor(inputs)`` takes one track: its compact
+    fields (a dict: :func:`motionhmr.data.sample_to_steps`, ``RealClip.inputs`` of
+    :mod:`motionhmr.realvideo`) or its stacked steps float32 ``[N-1, C, 224, 224]`` in the
+    training channel layout (:mod:`motionhmr.inputs`), cuts the
     ``N`` frames into ``frames``-frame windows (:func:`motionhmr.evaluate.clip_windows`: the
     tail window aligned to the end), runs them in batches, and returns :class:`FrameBodies`
     for all ``N`` frames: every window's *current* predictions plus its last *future* one
@@ -68,11 +69,21 @@ class Predictor:
                    batch=kwargs.get("batch", 4))  # fmt: skip
 
     @torch.no_grad()
-    def __call__(self, x) -> FrameBodies:
-        x = torch.as_tensor(x, dtype=torch.float32)
-        if x.ndim != 4 or x.shape[1] != self.spec.channels:
-            raise ValueError(f"expected steps [N-1, {self.spec.channels}, H, W] for inputs={self.spec.name}, got {list(x.shape)}")
-        n = x.shape[0] + 1
+    def __call__(self, inputs) -> FrameBodies:
+        """``inputs``: one track's compact fields (a dict as :func:`motionhmr.data.sample_to_steps`
+        or ``RealClip.inputs`` give, without a batch dim: ``total_occlusion`` ``[N]``, ``kp2d``
+        ``[N, 14, 2]`` crop px and ``kp_input_visible`` ``[N, 14]``, ``rgb`` / ``flow``
+        ``[N-1, ...]`` for the parts the model reads), or its stacked steps ``x``
+        ``[N-1, C, 224, 224]`` (CNN encoders only)."""
+        if isinstance(inputs, dict):
+            get = _field_windows(inputs, self.spec)
+            n = len(inputs["total_occlusion"])
+        else:
+            x = torch.as_tensor(inputs, dtype=torch.float32)
+            if x.ndim != 4 or x.shape[1] != self.spec.channels:
+                raise ValueError(f"expected steps [N-1, {self.spec.channels}, H, W] for inputs={self.spec.name}, got {list(x.shape)}")
+            n = x.shape[0] + 1
+            get = lambda group: torch.stack([x[w.start : w.stop - 1] for w in group])  # noqa: E731
         if n < 2:
             raise ValueError("a track needs at least 2 frames (one step)")
         windows = clip_windows(n, self.frames)
@@ -80,8 +91,9 @@ class Predictor:
         # Windows of equal length share a batch (all but a short single-window track).
         for i in range(0, len(windows), self.batch):
             group = windows[i : i + self.batch]
-            steps = torch.stack([x[w.start : w.stop - 1] for w in group]).to(self.device)
-            frames = self.model(steps).per_frame()
+            batch = get(group)
+            batch = {k: v.to(self.device) for k, v in batch.items()} if isinstance(batch, dict) else batch.to(self.device)
+            frames = self.model(batch).per_frame()
             joints = self.loss_fn.joints(frames.rotmat, frames.shape)
             uv = normalised_to_px(project_weak(joints, frames.cam.float()))
             for b in range(len(group)):
@@ -89,3 +101,25 @@ class Predictor:
                              "cam": frames.cam[b], "kp2d_crop": uv[b]})  # fmt: skip
         fields = {k: stitch([o[k].float().cpu().numpy() for o in outs], windows, n) for k in outs[0]}
         return FrameBodies(**fields)
+
+
+#: Compact input fields indexed by frame (T) and by step (S = T - 1).
+FRAME_FIELDS = ("total_occlusion", "kp2d", "kp_input_visible")
+STEP_FIELDS = ("rgb", "flow")
+
+
+def _field_windows(inputs: dict, spec):
+    """A function from a group of frame windows to the batch of their compact fields."""
+    needed = [f for f in STEP_FIELDS if f in spec] + list(FRAME_FIELDS[:1])
+    if "kp" in spec:
+        needed += list(FRAME_FIELDS[1:])
+    missing = [k for k in needed if k not in inputs]
+    if missing:
+        raise ValueError(f"inputs={spec.name} needs the fields {needed}; missing {missing}")
+    arrays = {k: torch.as_tensor(np.asarray(inputs[k])) for k in needed}
+
+    def get(group):
+        return {k: torch.stack([v[w.start : (w.stop - 1 if k in STEP_FIELDS else w.stop)] for w in group])
+                for k, v in arrays.items()}  # fmt: skip
+
+    return get

@@ -125,8 +125,10 @@ class MotionHMRLoss(nn.Module):
         lead = rotmat.shape[:-3]
         rot = rotmat.reshape(-1, *rotmat.shape[-3:]).float()
         n = rot.shape[0]
-        posed = self.body(rot[:, 1:], shape.reshape(n, -1).float(), rot[:, 0], rot.new_zeros(n, 3))
-        return (posed.eval_joints - posed.joints[:, :1]).reshape(*lead, -1, 3)
+        # the skeleton alone (no mesh): every loss and metric here is on joints
+        joints = self.body.joints(rot[:, 1:], shape.reshape(n, -1).float(), rot[:, 0], rot.new_zeros(n, 3))
+        eval_joints = joints[:, self.body.skeleton.eval_index]
+        return (eval_joints - joints[:, :1]).reshape(*lead, -1, 3)
 
     def forward(self, pred: Prediction, batch: dict) -> dict[str, torch.Tensor]:
         cur, fut = pred.current, pred.future

@@ -148,7 +148,7 @@ def predict_video(
         detector = MediaPipePose()
     kp2d, conf, found = detector(frames)
     clip = steps(frames, kp2d, conf, predictor.spec, flow)
-    bodies = predictor(clip.x)
+    bodies = predictor(clip.inputs)
     kp_image = image_keypoints(bodies.kp2d_crop, clip.to_image)
     agree = agreement(kp_image, kp2d, conf, clip.occluded, clip.boxes, CONF_THRESHOLD, "MediaPipe")
     rendered = ~clip.occluded & drawable(bodies.cam)
@@ -189,10 +189,10 @@ def predict_keypoints(
 
     Visibility uses :data:`motionhmr.keypoint_files.CONF_THRESHOLD` (OpenPose-style scores),
     boxes :func:`motionhmr.realvideo.detector_boxes` in the file's image size, and the
-    network input :func:`motionhmr.realvideo.network_input` (heatmaps + indicator).
+    network input :func:`motionhmr.realvideo.compact_inputs` (keypoints + indicator).
     """
     from motionhmr import keypoint_files
-    from motionhmr.realvideo import detector_boxes, network_input
+    from motionhmr.realvideo import detector_boxes, compact_inputs
     from synth.crops import to_crop
 
     spec = checkpoint_inputs(ckpt)
@@ -212,9 +212,9 @@ def predict_keypoints(
     visible[occluded] = False
     width, height = track.image_size
     boxes = detector_boxes(kp, visible, occluded, (height, width))
-    x = network_input(spec, occluded, kp2d=to_crop(kp, boxes), visible=visible)
+    inputs = compact_inputs(spec, occluded, kp2d=to_crop(kp, boxes), visible=visible)
     predictor = _predictor(ckpt, device)
-    bodies = predictor(x)
+    bodies = predictor(inputs)
     to_image = crop_to_image_affines(boxes)
     kp_image = image_keypoints(bodies.kp2d_crop, to_image)
     agree = agreement(kp_image, kp, conf, occluded, boxes, keypoint_files.CONF_THRESHOLD, "the keypoint file")

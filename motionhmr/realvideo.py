@@ -67,12 +67,11 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from motionhmr.data import IMAGENET_MEAN, IMAGENET_STD, from_crop
-from motionhmr.inputs import InputSpec, parse_inputs
+from motionhmr.data import from_crop
+from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from synth.conventions import EVAL_JOINTS
 from synth.crops import CROP, PERSON_PX, box_affine, crop_image, paired_crops, person_boxes, to_crop
 from synth.errors import InputError, MissingDependency
-from synth.shards.schema import heatmaps
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +101,12 @@ class RealClip:
     ``kp2d``       float32 ``[N, 14, 2]`` the detector's keypoints in crop px of the frame's
                    own box (NaN where it gave none)
     ``indicator``  bool ``[S]`` the occlusion channel of each step
+    ``inputs``     the compact fields ``x`` was assembled from
+                   (:func:`compact_inputs`; what ``Predictor`` takes for any encoder)
     """
 
     x: np.ndarray
+    inputs: dict
     boxes: np.ndarray
     to_image: np.ndarray
     occluded: np.ndarray
@@ -192,9 +194,11 @@ def steps_in_boxes(
         rgb = np.stack([crop_image(frames[t], boxes[t]) for t in range(s)])
     if "flow" in spec:
         flow = _flow(frames, boxes, flow_backend)
-    x = network_input(spec, occluded, rgb=rgb, flow=flow, kp2d=kp_crop, visible=visible)
+    inputs = compact_inputs(spec, occluded, rgb=rgb, flow=flow, kp2d=kp_crop, visible=visible)
+    x = assemble({k: torch.as_tensor(v)[None] for k, v in inputs.items()}, spec)[0].numpy()
     return RealClip(
         x=x,
+        inputs=inputs,
         boxes=boxes,
         to_image=np.stack([_invert(box_affine(b)) for b in boxes]),
         occluded=occluded,
@@ -218,40 +222,51 @@ def network_input(
     ``total`` bool ``[T]`` totally occluded frames; ``rgb`` uint8 ``[>=S, 224, 224, 3]`` crops;
     ``flow`` float ``[S, 224, 224, 2]`` px on paired boxes; ``kp2d`` ``[>=S, >=12, 2]`` crop
     px and ``visible`` ``[>=S, >=12]`` (the heatmaps' visibility). Only the parts in ``spec``
-    are needed. Step t: rgb ImageNet-normalised, ``flow.contract.to_model_input``, heatmaps
-    (:func:`synth.shards.schema.heatmaps`), indicator; frame t occluded zeroes its rgb and
-    heatmaps, frame t or t+1 occluded zeroes flow t, and the indicator is 1 where any part
-    in ``spec`` was zeroed. Zero means the *network input* is 0 (a hidden frame is the
-    ImageNet mean, not black), as in :func:`motionhmr.data.sample_to_steps`.
+    are needed. :func:`compact_inputs`, then :func:`motionhmr.inputs.assemble` on the CPU: the
+    code that builds training inputs, so the two cannot drift apart.
     """
     spec = parse_inputs(spec)
-    total = np.asarray(total, bool)
-    s = len(total) - 1
-    if s < 1:
-        raise InputError(f"a clip needs >= 2 frames for one step; got {len(total)}")
-    hidden_pair = total[:-1] | total[1:]
-    x = np.zeros((s, spec.channels, CROP, CROP), np.float32)
-    where = spec.slices()
-    if "rgb" in spec:
-        rgb = _need("rgb", rgb, (s, CROP, CROP, 3))
-        part = (rgb[:s].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        part[total[:s]] = 0.0
-        x[:, where["rgb"]] = part.transpose(0, 3, 1, 2)
-    if "flow" in spec:
-        from flow.contract import to_model_input
+    inputs = compact_inputs(spec, total, rgb, flow, kp2d, visible)
+    batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in inputs.items()}
+    return assemble(batch, spec)[0].numpy()
 
-        flow = _need("flow", flow, (s, CROP, CROP, 2))
-        part = to_model_input(np.asarray(flow[:s], np.float32))
-        part[hidden_pair] = 0.0
-        x[:, where["flow"]] = part.transpose(0, 3, 1, 2)
+
+def compact_inputs(
+    spec: InputSpec | str,
+    total: np.ndarray,
+    rgb: np.ndarray | None = None,
+    flow: np.ndarray | None = None,
+    kp2d: np.ndarray | None = None,
+    visible: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The compact fields of one track (``motionhmr.inference.Predictor``'s dict input), for
+    the parts in ``spec``: ``total_occlusion`` ``[T]``, ``rgb`` uint8 / ``flow`` float px
+    ``[S, 224, 224, ...]``, ``kp2d`` ``[T, 14, 2]`` crop px and ``kp_input_visible`` ``[T, 14]``
+    (hidden where ``visible`` is false or the frame is totally occluded)."""
+    spec = parse_inputs(spec)
+    total = np.asarray(total, bool)
+    t = len(total)
+    s = t - 1
+    if s < 1:
+        raise InputError(f"a clip needs >= 2 frames for one step; got {t}")
+    out: dict[str, np.ndarray] = {"total_occlusion": total}
+    if "rgb" in spec:
+        out["rgb"] = np.ascontiguousarray(_need("rgb", rgb, (s, CROP, CROP, 3))[:s])
+    if "flow" in spec:
+        out["flow"] = np.asarray(_need("flow", flow, (s, CROP, CROP, 2))[:s], np.float32)
     if "kp" in spec:
-        kp2d = _need("kp2d", kp2d, (s, None, 2))
-        vis = np.asarray(_need("visible", visible, (s, None)), bool)[:s] & ~total[:s, None]
+        kp2d = np.asarray(_need("kp2d", kp2d, (s, None, 2)), np.float32)
+        vis = np.asarray(_need("visible", visible, (s, None)), bool)
+        kp = np.zeros((t, len(EVAL_JOINTS), 2), np.float32)
+        shown = np.zeros((t, len(EVAL_JOINTS)), bool)
+        n, j = min(len(kp2d), t), min(kp2d.shape[1], len(EVAL_JOINTS))
+        kp[:n, :j] = kp2d[:n, :j]
+        shown[: min(len(vis), t), : vis.shape[1]] = vis[:t, : len(EVAL_JOINTS)]
+        shown &= ~total[:, None]
         # Unknown positions (NaN) of hidden keypoints would poison 0 * NaN in the heatmaps.
-        x[:, where["kp"]] = heatmaps(np.nan_to_num(kp2d[:s], nan=0.0), vis)
-    indicator = hidden_pair if "flow" in spec else total[:-1]
-    x[:, where["occ"]] = indicator[:, None, None, None]
-    return x
+        out["kp2d"] = np.where(shown[..., None], np.nan_to_num(kp, nan=0.0), 0.0).astype(np.float32)
+        out["kp_input_visible"] = shown
+    return out
 
 
 def detector_boxes(

@@ -79,7 +79,7 @@ def evaluate_checkpoint(cfg: EvalConfig):
 
     predictor = Predictor.from_checkpoint(cfg.ckpt, cfg.device)
     if cfg.data.name == "synthetic":
-        from motionhmr.data import sample_to_steps
+        from motionhmr.data import image_fields, sample_to_steps
         from synth.shards.reader import iter_records, shard_files
         from synth.shards.schema import decode
 
@@ -90,9 +90,9 @@ def evaluate_checkpoint(cfg: EvalConfig):
                     if cfg.data.max_clips is not None and count >= cfg.data.max_clips:
                         return
                     count += 1
-                    yield decode(record)
+                    yield decode(record, image_fields(predictor.spec))
 
-        results = evaluate_synthetic(lambda s: predictor(sample_to_steps(s, predictor.spec)["x"]).joints3d, samples())
+        results = evaluate_synthetic(lambda s: predictor(sample_to_steps(s, predictor.spec)).joints3d, samples())
     else:
         from motionhmr.threedpw import gendered_smpl, load_split
 
@@ -133,7 +133,7 @@ def _threedpw_predict_fn(predictor, flow):
             frames.append(cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)[..., ::-1])
         # The same rule as the protocol's: conf > CONF_THRESHOLD, < 7 visible = total occlusion.
         clip = real_steps(np.stack(frames), kp2d * scale, conf, predictor.spec, flow, conf_threshold=CONF_THRESHOLD)
-        return predictor(clip.x).joints3d
+        return predictor(clip.inputs).joints3d
 
     return predict
 

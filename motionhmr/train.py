@@ -26,7 +26,7 @@ import torch
 from motionhmr import checkpoint
 from motionhmr.config import TrainConfig, to_dict
 from motionhmr.data import IMAGENET_MEAN, IMAGENET_STD, make_loader
-from motionhmr.inputs import InputSpec, parse_inputs
+from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from motionhmr.losses import MotionHMRLoss, domain_loss, normalised_to_px, pa_mpjpe, project_weak
 from motionhmr.model import MotionHMR
 
@@ -72,13 +72,19 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def build(cfg: TrainConfig, device: torch.device) -> tuple[MotionHMR, MotionHMRLoss]:
-    """The network and its loss (with the body model), on ``device``."""
+def build(cfg: TrainConfig, device: torch.device, pose: torch.Tensor | None = None) -> tuple[MotionHMR, MotionHMRLoss]:
+    """The network and its loss (with the body model), on ``device``; IEF starts from
+    ``pose`` (local rotations ``[J-1, 3, 3]``) or the rest pose."""
     from synth.bodies import build_body
 
     body = build_body(cfg.body).to(device)
     body.requires_grad_(False)
-    model = MotionHMR.from_body(cfg.inputs, cfg.model, body).to(device)
+    if pose is not None and tuple(pose.shape) != (body.skeleton.num_joints - 1, 3, 3):
+        from synth.errors import InputError
+
+        raise InputError(f"the shards in {cfg.data.path} hold poses of {pose.shape[0]} joints, body={body.name} has "
+                         f"{body.skeleton.num_joints - 1}: train with the body they were generated with")  # fmt: skip
+    model = MotionHMR.from_body(cfg.inputs, cfg.model, body, pose).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return model, MotionHMRLoss(body, cfg.loss).to(device)
@@ -112,9 +118,9 @@ def train_step(model, loss_fn, batch: dict, optimizer, scheduler, cfg: TrainConf
     """One optimizer step on a synthetic ``batch`` (and, with DANN, a ``real`` batch)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    device = batch["x"].device
+    device = batch["joints3d"].device
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        pred = model(batch["x"])
+        pred = model(batch)  # the network input is assembled on this device (motionhmr.inputs)
         losses = loss_fn(pred, batch)
         total = losses["loss"]
         if real is not None and cfg.dann.weight > 0:
@@ -138,22 +144,31 @@ def train_step(model, loss_fn, batch: dict, optimizer, scheduler, cfg: TrainConf
 # -- validation and images -----------------------------------------------------------------
 @torch.no_grad()
 def validate(model, loss_fn, loader, device, dtype) -> dict[str, float]:
-    """Mean loss and per-frame PA-MPJPE (mm; every current prediction + the last future one,
-    the test-time outputs) over the validation batches."""
+    """Mean loss and PA-MPJPE (mm) over the validation batches, by the synthetic test
+    protocol (:func:`motionhmr.evaluate.evaluate_synthetic`): every current prediction plus
+    the last future one (the test-time outputs), frames with >= 7 truly visible keypoints
+    (so not the totally occluded ones), averaged per clip, then over clips."""
+    from motionhmr.evaluate import MIN_VISIBLE
+
     model.eval()
-    errors, totals = [], []
+    per_clip, totals = [], []
     for batch in loader:
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            pred = model(batch["x"])
+            pred = model(batch)
             totals.append(float(loss_fn(pred, batch)["loss"]))
         frames = pred.per_frame()
-        b, t = frames.rotmat.shape[:2]
+        t = frames.rotmat.shape[1]
         joints = loss_fn.joints(frames.rotmat, frames.shape)
-        errors.append(pa_mpjpe(joints, batch["joints3d"][:, :t].float()).reshape(-1).cpu())
-    if not errors:
+        err = pa_mpjpe(joints, batch["joints3d"][:, :t].float()).cpu()  # [B, T]
+        scored = batch["kp_visible"][:, :t].sum(-1).cpu() >= MIN_VISIBLE
+        for e, ok in zip(err, scored):
+            if ok.any():
+                per_clip.append(float(e[ok].mean()))
+    if not per_clip:
         return {}
-    return {"val/pa_mpjpe_mm": 1000 * float(torch.cat(errors).mean()), "val/loss": float(np.mean(totals))}
+    return {"val/pa_mpjpe_mm": 1000 * float(np.mean(per_clip)), "val/loss": float(np.mean(totals)),
+            "val/clips": float(len(per_clip))}  # fmt: skip
 
 
 @torch.no_grad()
@@ -163,8 +178,9 @@ def joint_images(model, loss_fn, batch: dict, spec: InputSpec, frames: int = 4) 
     import cv2
 
     model.eval()
-    x = batch["x"][:1]
-    pred = model(x).current
+    first = {k: v[:1] for k, v in batch.items() if torch.is_tensor(v)}
+    x = assemble(first, spec)
+    pred = model(first).current
     uv = normalised_to_px(project_weak(loss_fn.joints(pred.rotmat, pred.shape), pred.cam.float()))[0].cpu().numpy()
     s = x.shape[1]
     images = []
@@ -208,7 +224,11 @@ def train(cfg: TrainConfig) -> dict:
     spec = parse_inputs(cfg.inputs)
     out = Path(cfg.out)
     seed_everything(cfg.seed + rank, cfg.deterministic)
-    model, loss_fn = build(cfg, device)
+    model, loss_fn = build(cfg, device, start_pose(cfg, out))
+    if cfg.memory_check:
+        from motionhmr import memory
+
+        memory.check(cfg, model, loss_fn, device)  # one line now, rather than the OOM killer's silence later
     optimizer, scheduler = make_optimizer(cfg, model)
     step = resume(cfg, out, model, optimizer, scheduler)
     if world > 1:
@@ -219,6 +239,7 @@ def train(cfg: TrainConfig) -> dict:
     metrics: dict[str, float] = {}
     bar = tqdm(total=cfg.optim.steps, initial=step, desc=f"train {spec.name}", unit="step", disable=rank != 0)
     seen, t0 = 0, time.perf_counter()
+    minutes0 = _trained_minutes(out) if step else 0.0  # a resumed run's clock goes on
     while step < cfg.optim.steps:
         epoch, skip = divmod(step, cfg.epoch_batches)
         # resuming mid-epoch: the same stream, starting after the batches already trained on
@@ -229,9 +250,10 @@ def train(cfg: TrainConfig) -> dict:
             real = to_device(next(real_batches), device) if real_batches is not None else None
             metrics = train_step(model, loss_fn, batch, optimizer, scheduler, cfg, dtype, real)
             step += 1
-            seen += batch["x"].shape[0] * world
+            seen += batch["joints3d"].shape[0] * world
             rate = seen / (time.perf_counter() - t0)
             metrics["clips_per_s"] = rate
+            metrics["minutes"] = minutes0 + (time.perf_counter() - t0) / 60
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", clips_s=f"{rate:.2f}")
             if rank == 0:
@@ -255,11 +277,52 @@ def periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, 
         val = make_loader(cfg.data, spec, "val", seed=cfg.seed, batches=cfg.val_batches)
         metrics.update(validate(net, loss_fn, val, device, dtype))
         run.log({k: v for k, v in metrics.items() if k.startswith("val/")}, step)
+        _append_curve(out, step, metrics)
         log.info("step %d: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("val/")))
     if cfg.image_every and step % cfg.image_every == 0:
         run.images("train/joints", joint_images(net, loss_fn, batch, spec), step)
     if cfg.ckpt_every and step % cfg.ckpt_every == 0:
         checkpoint.save(out / "last.pt", net, optimizer, scheduler, step, to_dict(cfg))
+
+
+#: Validation figures per step, one JSON object a line (the learning curve; W&B has the same).
+CURVE = "curve.jsonl"
+
+
+def _append_curve(out: Path, step: int, metrics: dict) -> None:
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    row = {"step": step, "minutes": round(metrics.get("minutes", 0.0), 3),
+           **{k: v for k, v in metrics.items() if k.startswith("val/")}}  # fmt: skip
+    with open(out / CURVE, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _trained_minutes(out: Path) -> float:
+    """The training minutes of the last row of ``out/curve.jsonl`` (0 without one)."""
+    import json
+
+    try:
+        lines = (out / CURVE).read_text().splitlines()
+        return float(json.loads(lines[-1])["minutes"]) if lines else 0.0
+    except (OSError, ValueError, KeyError):
+        return 0.0
+
+
+def start_pose(cfg: TrainConfig, out: Path) -> torch.Tensor | None:
+    """IEF's start pose for a new run with ``model.init_pose=data``: the per-joint mean local
+    rotation of the training clips (:func:`motionhmr.data.training_poses`). None for
+    ``rest``, and when resuming (the checkpoint holds the start it was trained from)."""
+    from motionhmr.data import training_poses
+    from motionhmr.model.regressor import mean_pose
+
+    resuming = (cfg.resume == "auto" and (out / "last.pt").exists()) or (cfg.resume not in (None, "auto"))
+    if cfg.model.init_pose != "data" or resuming:
+        return None
+    pose = mean_pose(torch.from_numpy(training_poses(cfg.data)))
+    log.info("IEF starts from the mean pose of the training clips (model.init_pose=data)")
+    return pose
 
 
 def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler) -> int:

@@ -1,4 +1,5 @@
-"""ResNet-50 in plain torch, named exactly like torchvision's, with a widened first layer.
+"""ResNet-50 (and -18/-34) in plain torch, named exactly like torchvision's, with a widened
+first layer.
 
 torchvision cannot be imported in this environment (its only wheel for the pinned torch is
 linked against CUDA), so the network is written out here. Module and parameter names match
@@ -9,7 +10,9 @@ linked against CUDA), so the network is written out here. Module and parameter n
 
 Contract
     ``ResNet50(in_channels, rgb=None)(x)``: ``x`` float ``[N, C, H, W]`` (any H, W >= 32; the
-    suite feeds 224 x 224 crops) -> average-pooled features float ``[N, 2048]``.
+    suite feeds 224 x 224 crops) -> average-pooled features float ``[N, 2048]``
+    (``ResNet(in_channels, rgb, depth=18 | 34)``: ``[N, 512]``; ``.out_dim`` says which).
+    The lighter depths are CPU-scale options (``model.encoder``); the paper's is 50.
     ``rgb`` is the channel slice that carries ImageNet-normalised RGB (or None): only those
     input channels of ``conv1`` receive pretrained weights; every other channel keeps its
     random (Kaiming) initialisation (paper Appendix B: "the new weights are random").
@@ -27,6 +30,30 @@ from synth.errors import InputError
 FEATURE_DIM = 2048
 #: torchvision's resnet50 block counts per stage.
 LAYERS = (3, 4, 6, 3)
+#: depth -> (block counts per stage, bottleneck blocks?), as torchvision's resnet18/34/50.
+DEPTHS: dict[int, tuple[tuple[int, ...], bool]] = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False),
+                                                   50: (LAYERS, True)}  # fmt: skip
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ``BasicBlock`` (two 3x3 convs; ResNet-18/34)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
 
 
 class Bottleneck(nn.Module):
@@ -54,14 +81,20 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class ResNet50(nn.Module):
-    """ResNet-50 trunk with ``in_channels`` inputs; returns pooled ``[N, 2048]`` features.
+class ResNet(nn.Module):
+    """ResNet-``depth`` trunk with ``in_channels`` inputs; returns pooled ``[N, out_dim]`` features.
 
     There is no ``fc`` layer: torchvision's ``fc.*`` (ImageNet classifier) is ignored on load.
     """
 
-    def __init__(self, in_channels: int = 3, rgb: slice | None = None):
+    def __init__(self, in_channels: int = 3, rgb: slice | None = None, depth: int = 50):
         super().__init__()
+        if depth not in DEPTHS:
+            raise InputError(f"ResNet depth {depth} is unknown; choose one of {', '.join(map(str, DEPTHS))}")
+        layers, bottleneck = DEPTHS[depth]
+        self.depth = depth
+        self.block = Bottleneck if bottleneck else BasicBlock
+        self.out_dim = 512 * self.block.expansion
         if in_channels < 1:
             raise InputError(f"backbone in_channels={in_channels} must be >= 1")
         if rgb is not None and (rgb.stop - rgb.start != 3 or rgb.start < 0 or rgb.stop > in_channels):
@@ -73,23 +106,24 @@ class ResNet50(nn.Module):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = self._make_layer(64, LAYERS[0])
-        self.layer2 = self._make_layer(128, LAYERS[1], stride=2)
-        self.layer3 = self._make_layer(256, LAYERS[2], stride=2)
-        self.layer4 = self._make_layer(512, LAYERS[3], stride=2)
+        self.layer1 = self._make_layer(64, layers[0])
+        self.layer2 = self._make_layer(128, layers[1], stride=2)
+        self.layer3 = self._make_layer(256, layers[2], stride=2)
+        self.layer4 = self._make_layer(512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self._init_weights()
 
     def _make_layer(self, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        block = self.block
         downsample = None
-        if stride != 1 or self.inplanes != planes * Bottleneck.expansion:
+        if stride != 1 or self.inplanes != planes * block.expansion:
             downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes * Bottleneck.expansion, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * Bottleneck.expansion),
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion),
             )
-        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * Bottleneck.expansion
-        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def _init_weights(self) -> None:
@@ -112,8 +146,16 @@ class ResNet50(nn.Module):
         return torch.flatten(self.avgpool(x), 1)
 
 
-def load_torchvision_weights(model: ResNet50, path: str | os.PathLike) -> ResNet50:
-    """Load an ImageNet ResNet-50 state dict in torchvision's format into ``model`` (in place).
+class ResNet50(ResNet):
+    """The paper's backbone: :class:`ResNet` of depth 50, ``[N, 2048]`` features."""
+
+    def __init__(self, in_channels: int = 3, rgb: slice | None = None):
+        super().__init__(in_channels, rgb, depth=50)
+
+
+def load_torchvision_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
+    """Load an ImageNet ResNet state dict in torchvision's format into ``model`` (in place):
+    ``resnet50`` for the paper's backbone, ``resnet18``/``resnet34`` for the lighter ones.
 
     Every key except ``fc.*`` must be present with torchvision's shape (``conv1.weight``
     ``[64, 3, 7, 7]``); ``conv1``'s pretrained filters go to the ``model.rgb`` input channels
@@ -130,7 +172,7 @@ def load_torchvision_weights(model: ResNet50, path: str | os.PathLike) -> ResNet
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise InputError(
-            f"{path}: not a torchvision ResNet-50 state dict ({len(missing)} keys missing, e.g. "
+            f"{path}: not a torchvision ResNet-{model.depth} state dict ({len(missing)} keys missing, e.g. "
             f"{missing[:3]}; {len(unexpected)} unexpected, e.g. {unexpected[:3]})"
         )
     conv1 = state.pop("conv1.weight")

@@ -1,10 +1,13 @@
-"""Motion-HMR: ResNet-50 per step -> temporal module -> current and future HMR heads.
+"""Motion-HMR: ResNet-50 (or ``model.encoder``) per step -> temporal module -> current and
+future HMR heads.
 
 Doersch & Zisserman 2019, Sec. 3.2 / Appendix B. Built from the parts in this package, for
 any ``inputs=`` spec (only the backbone's first layer depends on it).
 
 Contract
-    ``MotionHMR(spec, cfg, n_rotations, shape_dim, mean)(x) -> Prediction``
+    ``MotionHMR(spec, cfg, n_rotations, shape_dim, mean)(inputs) -> Prediction``
+    ``inputs`` a batch's compact fields (:mod:`motionhmr.data`; the network input is built
+           from them on their device) or the stacked input ``x`` itself:
     ``x``  float ``[B, S, C, H, W]``: S network steps of a clip (a 31-frame clip gives S = 30),
            C = ``spec.channels`` (indicator included), H = W = 224 in the suite (the backbone
            accepts other sizes, which the tests use). With ``cfg.input_size`` set, frames are
@@ -27,10 +30,11 @@ import dataclasses
 import torch
 from torch import nn
 
-from motionhmr.inputs import InputSpec, parse_inputs
+from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from motionhmr.model.adversarial import DomainClassifier
-from motionhmr.model.backbone import FEATURE_DIM, ResNet50, load_torchvision_weights
+from motionhmr.model.backbone import load_torchvision_weights
 from motionhmr.model.config import ModelConfig
+from motionhmr.model.encoders import KeypointEncoder, build_encoder
 from motionhmr.model.regressor import Head, MeanParams
 from motionhmr.model.temporal import build_temporal
 from synth.errors import InputError
@@ -43,7 +47,7 @@ class HeadOutput:
     rotmat: torch.Tensor  # [B, S, J, 3, 3]; 0 = global orientation (camera frame), 1.. = local pose
     shape: torch.Tensor  # [B, S, shape_dim]
     cam: torch.Tensor  # [B, S, 3] weak perspective (s, tx, ty), normalised crop coordinates
-    features: torch.Tensor  # [B, S, 2048] backbone features
+    features: torch.Tensor  # [B, S, D] encoder features (2048 for the ResNet-50)
 
     @property
     def steps(self) -> int:
@@ -85,24 +89,42 @@ class MotionHMR(nn.Module):
             )
         self.spec, self.cfg = spec, cfg
         self.n_rotations, self.shape_dim = n_rotations, shape_dim
-        self.backbone = ResNet50(spec.channels, spec.slices().get("rgb"))
+        self.backbone = build_encoder(cfg.encoder, spec)
         if cfg.backbone_weights:
             load_torchvision_weights(self.backbone, cfg.backbone_weights)
-        self.temporal = build_temporal(cfg.temporal, FEATURE_DIM, cfg.lstm_hidden)
+        feature_dim = self.backbone.out_dim
+        self.temporal = build_temporal(cfg.temporal, feature_dim, cfg.lstm_hidden)
         head = dict(mean=mean, hidden=cfg.head_hidden, iterations=cfg.iterations, dropout=cfg.dropout)
         self.current_head = Head(self.temporal.out_dim, **head)
         self.future_head = Head(self.temporal.out_dim, **head)
-        self.domain = DomainClassifier(FEATURE_DIM, cfg.dann_hidden)
+        self.domain = DomainClassifier(feature_dim, cfg.dann_hidden)
 
     @classmethod
-    def from_body(cls, spec: InputSpec | str, cfg: ModelConfig, body) -> MotionHMR:
-        """Sized for a :class:`synth.bodies.BodyModel`, starting from :meth:`MeanParams.for_body`."""
-        return cls(spec, cfg, body.skeleton.num_joints, body.shape_dim, MeanParams.for_body(body))
+    def from_body(cls, spec: InputSpec | str, cfg: ModelConfig, body, pose: torch.Tensor | None = None) -> MotionHMR:
+        """Sized for a :class:`synth.bodies.BodyModel`, starting from :meth:`MeanParams.for_body`
+        (the rest pose, or ``pose``: the training data's mean). The start is a buffer of the
+        heads, so a checkpoint restores it whatever ``pose`` the rebuilt model got."""
+        return cls(spec, cfg, body.skeleton.num_joints, body.shape_dim, MeanParams.for_body(body, pose))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Backbone features ``[B, S, 2048]`` of ``x`` ``[B, S, C, H, W]`` (all B*S frames in one pass).
+    @property
+    def reads_keypoints(self) -> bool:
+        """True when the encoder takes keypoint coordinates, not the stacked channels."""
+        return isinstance(self.backbone, KeypointEncoder)
+
+    def encode(self, inputs: dict | torch.Tensor) -> torch.Tensor:
+        """Per-step features ``[B, S, D]`` (all B*S steps in one pass) of ``inputs``: a batch's
+        compact fields (:mod:`motionhmr.data`'s contract; built into the network input here,
+        on their device, by :func:`motionhmr.inputs.assemble`), or an already stacked ``x``
+        ``[B, S, C, H, W]`` (CNN encoders only).
 
         On its own this is what the DANN branch needs for an unlabelled real batch."""
+        if isinstance(inputs, dict):
+            if self.reads_keypoints:
+                return self.backbone(inputs)
+            inputs = assemble(inputs, self.spec, self.cfg.input_size)
+        elif self.reads_keypoints:
+            raise InputError("model.encoder=keypoints reads the batch's keypoint fields, not a stacked x tensor")
+        x = inputs
         if x.ndim != 5 or x.shape[2] != self.spec.channels:
             raise ValueError(
                 f"MotionHMR({self.spec.name}) expects x [B, S, {self.spec.channels}, H, W], got {list(x.shape)}"
@@ -115,10 +137,11 @@ class MotionHMR(nn.Module):
             frames = nn.functional.interpolate(frames, size=(size, size), mode="bilinear", antialias=True)
         return self.backbone(frames).reshape(b, s, -1)
 
-    def forward(self, x: torch.Tensor) -> Prediction:
-        features = self.encode(x)
+    def forward(self, inputs: dict | torch.Tensor) -> Prediction:
+        """``inputs`` as for :meth:`encode`."""
+        features = self.encode(inputs)
         b, s = features.shape[:2]
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with torch.autocast(device_type=features.device.type, enabled=False):
             f32 = features.float()
             temporal = self.temporal(f32).flatten(0, 1)
             heads = []

@@ -80,13 +80,19 @@ class MeanParams:
         return cls(rot, torch.as_tensor(shape).reshape(-1), torch.tensor([cam_scale, 0.0, 0.0]))
 
     @classmethod
-    def for_body(cls, body) -> MeanParams:
-        """The default for a :class:`synth.bodies.BodyModel`: its default shape in the rest
-        pose facing the camera, with the camera that frames its 14 evaluation joints the way
-        the data's crops do (centred, the longer side ``PERSON_PX`` = 150 of 224 px)."""
+    def for_body(cls, body, pose: torch.Tensor | None = None) -> MeanParams:
+        """The default for a :class:`synth.bodies.BodyModel`: its default shape facing the
+        camera in the rest pose, or in ``pose`` ``[J-1, 3, 3]`` (local rotations, e.g.
+        :func:`mean_pose` of the training data, HMR's start), with the camera that frames its
+        14 evaluation joints the way the data's crops do (centred, the longer side
+        ``PERSON_PX`` = 150 of 224 px)."""
         from synth.crops import CROP, PERSON_PX
 
         mean = cls.default(body.skeleton.num_joints, body.default_shape(1)[0])
+        if pose is not None:
+            rot = mean.rotmat.clone()
+            rot[1:] = torch.as_tensor(pose, dtype=torch.float32).reshape(-1, 3, 3)
+            mean = cls(rot, mean.shape, mean.cam)
         device = next(itertools.chain(body.parameters(), body.buffers()), torch.empty(0)).device
         rot, shape = mean.rotmat.to(device), mean.shape.to(device)
         with torch.no_grad():
@@ -96,6 +102,14 @@ class MeanParams:
         s = (PERSON_PX / (CROP / 2)) / float((hi - lo).max())
         centre = 0.5 * (lo + hi)
         return cls(mean.rotmat, mean.shape, torch.tensor([s, -float(centre[0]), -float(centre[1])]))
+
+
+def mean_pose(poses: torch.Tensor) -> torch.Tensor:
+    """Per-joint mean rotation ``[P, 3, 3]`` of local poses ``[N, P, 3, 3]``: the rotation
+    nearest (Frobenius) to the arithmetic mean of the matrices (the chordal L2 mean, Hartley
+    et al. 2013), via ``roma.special_procrustes``."""
+    poses = torch.as_tensor(poses, dtype=torch.float64)
+    return roma.special_procrustes(poses.mean(0)).float()
 
 
 class IEFRegressor(nn.Module):

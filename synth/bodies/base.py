@@ -133,6 +133,18 @@ class BodyModel(torch.nn.Module):
     def _forward(self, pose, shape, global_orient, transl) -> BodyOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def joints(self, pose, shape, global_orient, transl) -> torch.Tensor:
+        """Skeleton joints ``[B, J, 3]`` only (the arguments of :meth:`forward`): equal to
+        ``forward(...).joints``, without posing the mesh where the backend can skip it
+        (Anny: ~5x faster; what the training loss calls)."""
+        b = pose.shape[0]
+        _check_shape("pose", pose, (b, self.skeleton.num_joints - 1, 3, 3))
+        _check_shape("shape", shape, (b, self.shape_dim))
+        return self._joints(pose, shape, global_orient, transl)
+
+    def _joints(self, pose, shape, global_orient, transl) -> torch.Tensor:
+        return self._forward(pose, shape, global_orient, transl).joints
+
     # -- helpers shared by backends -------------------------------------------------------
     @property
     def dtype(self) -> torch.dtype:

@@ -66,12 +66,15 @@ TYPICAL_LEG_M: float = 0.8
 
 #: Accepted bone names per canonical joint, left side, first match wins. Matching ignores
 #: case and any namespace prefix ("mixamorig:Hips" -> "Hips"). The first spelling is the
-#: CMU / MotionBuilder / Mixamo one; the others are common in hand-made rigs. Note that in
-#: MotionBuilder naming "LeftShoulder" is the collar and "LeftLeg" the shin.
+#: CMU / MotionBuilder / Mixamo one; the others are common in hand-made rigs and in the
+#: "Daz-friendly" CMU conversion (hip, abdomen, chest, lCollar, lShldr, lForeArm, lHand,
+#: lButtock, lThigh, lShin, lFoot: there lButtock is the hip socket's offset bone and
+#: lThigh the hip joint). Note that in MotionBuilder naming "LeftShoulder" is the collar
+#: and "LeftLeg" the shin.
 LEFT_ALIASES: dict[str, tuple[str, ...]] = {
     "pelvis": ("Hips", "Pelvis", "Hip"),
-    "l_hip": ("LeftUpLeg", "LeftThigh", "LeftHip", "LHip"),
-    "l_knee": ("LeftLeg", "LeftShin", "LeftKnee", "LKnee"),
+    "l_hip": ("LeftUpLeg", "LeftThigh", "LeftHip", "LHip", "LThigh"),
+    "l_knee": ("LeftLeg", "LeftShin", "LeftKnee", "LKnee", "LShin"),
     "l_ankle": ("LeftFoot", "LeftAnkle", "LAnkle", "LFoot"),
     "l_toe": ("LeftToeBase", "LeftToe", "LToe"),
     "spine": ("Spine", "Abdomen"),
@@ -79,9 +82,9 @@ LEFT_ALIASES: dict[str, tuple[str, ...]] = {
     "neck": ("Neck",),
     "head": ("Head",),
     "l_collar": ("LeftShoulder", "LeftCollar", "LeftClavicle", "LCollar"),
-    "l_shoulder": ("LeftArm", "LeftUpArm", "LeftUpperArm", "LShoulder"),
-    "l_elbow": ("LeftForeArm", "LeftLowArm", "LeftElbow", "LElbow"),
-    "l_wrist": ("LeftHand", "LeftWrist", "LWrist"),
+    "l_shoulder": ("LeftArm", "LeftUpArm", "LeftUpperArm", "LShoulder", "LShldr"),
+    "l_elbow": ("LeftForeArm", "LeftLowArm", "LeftElbow", "LElbow", "LForeArm"),
+    "l_wrist": ("LeftHand", "LeftWrist", "LWrist", "LHand"),
 }
 
 

@@ -24,8 +24,9 @@ from motionhmr.data import (
     sample_to_steps,
     shard_list,
     split_of,
+    steps_input,
 )
-from motionhmr.inputs import parse_inputs
+from motionhmr.inputs import assemble, parse_inputs
 from synth.crops import to_crop
 from synth.errors import InputError
 from synth.shards.schema import META, SCHEMA_VERSION, Sample, decode, heatmaps, key_of
@@ -98,7 +99,7 @@ def test_steps_of_a_hand_made_clip(inputs):
     s = fake_sample(3, t=5, total=(2, 3))
     spec = parse_inputs(inputs)
     out = sample_to_steps(s, spec)
-    x, where = out["x"], spec.slices()
+    x, where = steps_input(s, spec), spec.slices()
     assert x.shape == (4, spec.channels, 224, 224) and x.dtype == np.float32
     hidden = np.array([0, 1, 1, 0], bool) if "flow" in spec else np.array([0, 0, 1, 0], bool)
     np.testing.assert_array_equal(x[:, where["occ"]], np.broadcast_to(hidden[:, None, None, None], (4, 1, 224, 224)))
@@ -107,10 +108,11 @@ def test_steps_of_a_hand_made_clip(inputs):
         want[2] = 0.0  # frame 2 is totally occluded: zero network input, not black
         np.testing.assert_allclose(x[:, where["rgb"]], want, atol=1e-5)
     if "flow" in spec:
-        np.testing.assert_array_equal(x[:, where["flow"]], to_model_input(s.flow).transpose(0, 3, 1, 2))
+        np.testing.assert_allclose(x[:, where["flow"]], to_model_input(s.flow).transpose(0, 3, 1, 2), atol=1e-6)
         assert not x[1:3, where["flow"]].any()
     if "kp" in spec:
-        np.testing.assert_array_equal(x[:, where["kp"]], heatmaps(s.arrays["kp2d"][:4], s.arrays["kp_input_visible"][:4]))
+        np.testing.assert_allclose(x[:, where["kp"]], heatmaps(s.arrays["kp2d"][:4], s.arrays["kp_input_visible"][:4]),
+                                   atol=1e-6)  # fmt: skip
         assert x[:, where["kp"]].max() <= 1.0 and not x[2, where["kp"]].any()
     assert out["joints3d"].shape == (5, 14, 3) and out["kp2d"].shape == (5, 14, 2)
     assert out["kp_visible"].dtype == bool and out["total_occlusion"].dtype == bool
@@ -118,6 +120,74 @@ def test_steps_of_a_hand_made_clip(inputs):
     np.testing.assert_array_equal(out["kp_visible_future"], s.arrays["kp_visible"][1:])
     assert out["kp2d_future"].shape == (4, 14, 2) and out["kp2d_future"].dtype == np.float32
     assert out["key"] == "000000003"
+    # compact hand-over: only the parts the spec reads, as stored (uint8, 1/16 px integers)
+    assert ("rgb" in out) == ("rgb" in spec) and ("flow" in out) == ("flow" in spec)
+    if "rgb" in spec:
+        assert out["rgb"].dtype == np.uint8 and out["rgb"].shape == (4, 224, 224, 3)
+    if "flow" in spec:
+        assert out["flow"].dtype == np.int16
+        np.testing.assert_array_equal(out["flow"] / 16.0, s.flow)
+
+
+def old_loader_input(sample, spec) -> np.ndarray:
+    """The network input as the loader built it before it moved to the training device
+    (motionhmr/data.py at a3ce919, numpy on the loader side): the reference the device-side
+    assembly must reproduce."""
+    a = sample.arrays
+    s_len = sample.frames - 1
+    total = a["total_occlusion"].astype(bool)
+    hidden = total[:-1] | total[1:] if "flow" in spec else total[:-1]
+    x = np.zeros((s_len, spec.channels, 224, 224), np.float32)
+    where = spec.slices()
+    if "rgb" in spec:
+        rgb = (sample.rgb[:s_len].astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+        rgb[total[:s_len]] = 0.0
+        x[:, where["rgb"]] = rgb.transpose(0, 3, 1, 2)
+    if "flow" in spec:
+        x[:, where["flow"]] = to_model_input(sample.flow[:s_len]).transpose(0, 3, 1, 2)
+    if "kp" in spec:
+        x[:, where["kp"]] = heatmaps(a["kp2d"][:s_len], a["kp_input_visible"][:s_len])
+    x[:, where["occ"]] = hidden[:, None, None, None]
+    return x
+
+
+@pytest.mark.parametrize("inputs", SPECS)
+def test_device_side_input_equals_the_old_loader_side_input(inputs):
+    spec = parse_inputs(inputs)
+    for i, total in enumerate([(1, 3), None, (0, 1)]):
+        s = fake_sample(10 + i, t=6, total=total)
+        batch = collate([sample_to_steps(s, spec)])
+        np.testing.assert_allclose(assemble(batch, spec)[0].numpy(), old_loader_input(s, spec), atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize("inputs", SPECS)
+def test_device_side_input_at_input_size_matches_resizing_the_old_input(inputs):
+    # model.input_size=64: the old path resized the loader's 224 px input in the model;
+    # assemble resizes rgb and flow the same way and draws the heatmaps at 64 px directly.
+    spec = parse_inputs(inputs)
+    s = fake_sample(20, t=5, total=(2, 3))
+    old = torch.nn.functional.interpolate(torch.from_numpy(old_loader_input(s, spec)), size=(64, 64),
+                                          mode="bilinear", antialias=True)  # fmt: skip
+    new = assemble(collate([sample_to_steps(s, spec)]), spec, size=64)[0]
+    assert new.shape == (4, spec.channels, 64, 64)
+    where = spec.slices()
+    for part in spec.parts + ("occ",):
+        tol = 0.03 if part == "kp" else 1e-4  # the heatmaps are drawn, not shrunk: peaks 1.0, not 0.98
+        np.testing.assert_allclose(new[:, where[part]].numpy(), old[:, where[part]].numpy(), atol=tol, rtol=0,
+                                   err_msg=part)  # fmt: skip
+
+
+def test_keypoint_loader_decodes_no_image(fake_shards, monkeypatch):
+    import synth.shards.schema as schema
+
+    def refuse(*_):
+        raise AssertionError("an image was decoded for inputs=kp")
+
+    monkeypatch.setattr(schema, "_decode_jpeg", refuse)
+    monkeypatch.setattr(schema, "_decode_bits", refuse)
+    monkeypatch.setattr("flow.codec.decode_flow", refuse)
+    batch = next(iter(make_loader(DataConfig(path=str(fake_shards), batch_size=2, workers=0), "kp", "val")))
+    assert "rgb" not in batch and "flow" not in batch and batch["kp_input_visible"].shape[1:] == (4, 14)
 
 
 def test_future_keypoints_by_hand():
@@ -153,7 +223,9 @@ def test_collate_stacks_into_the_batch_contract():
     items = [sample_to_steps(fake_sample(i), "flow+kp") for i in range(2)]
     b = collate(items)
     assert b["key"] == ["000000000", "000000001"]
-    assert b["x"].shape == (2, 3, 16, 224, 224) and b["x"].dtype == torch.float32
+    assert b["flow"].shape == (2, 3, 224, 224, 2) and b["flow"].dtype == torch.int16
+    assert b["kp_input_visible"].shape == (2, 4, 14) and b["kp_input_visible"].dtype == torch.bool
+    assert assemble(b, "flow+kp").shape == (2, 3, 16, 224, 224)
     assert b["kp2d_future"].shape == (2, 3, 14, 2) and b["kp_visible_future"].dtype == torch.bool
     assert b["joints3d"].shape == (2, 4, 14, 3) and b["total_occlusion"].shape == (2, 4)
 
@@ -300,7 +372,7 @@ def test_skipping_batches_resumes_the_same_stream_without_decoding_them(fake_sha
         assert [b["key"] for b in resumed] == whole[skip:]
     if workers == 0:  # decoding happens in this process: count it
         calls = []
-        monkeypatch.setattr(data, "decode", lambda record: calls.append(1) or decode(record))
+        monkeypatch.setattr(data, "decode", lambda record, *a: calls.append(1) or decode(record, *a))
         assert len(list(make_loader(cfg, "kp", epoch=2, seed=7, batches=9, skip=6))) == 3
         assert len(calls) == 3 * 2
     with pytest.raises(InputError, match="skip=9 needs the train split"):
@@ -311,7 +383,7 @@ def test_frame_windows_and_their_limit(fake_shards):
     cfg = DataConfig(path=str(fake_shards), val_every=4, batch_size=1, workers=0, frames=3)
     batches = list(make_loader(cfg, "flow+kp", seed=0))
     b = batches[0]
-    assert b["x"].shape == (1, 2, 16, 224, 224) and b["joints3d"].shape == (1, 3, 14, 3)
+    assert assemble(b, "flow+kp").shape == (1, 2, 16, 224, 224) and b["joints3d"].shape == (1, 3, 14, 3)
     assert b["kp2d_future"].shape == (1, 2, 14, 2) and b["total_occlusion"].shape == (1, 3)
     starts = set()
     for b in batches:  # each a window of the stored clip, at a random start
@@ -357,7 +429,8 @@ def test_generated_clips_become_contract_steps(generated, inputs):
     where = spec.slices()
     for s in clips:
         a, out = s.arrays, sample_to_steps(s, spec)
-        x, total = out["x"], a["total_occlusion"].astype(bool)
+        x, total = steps_input(s, spec), a["total_occlusion"].astype(bool)
+        np.testing.assert_allclose(x, old_loader_input(s, spec), atol=2e-6, rtol=0)
         assert x.shape == (30, spec.channels, 224, 224) and x.dtype == np.float32 and np.isfinite(x).all()
         assert total.any()
         hidden = (total[:-1] | total[1:]) if "flow" in spec else total[:-1]
@@ -367,11 +440,11 @@ def test_generated_clips_become_contract_steps(generated, inputs):
             assert -2.2 < rgb.min() and rgb.max() < 2.7 and rgb[~total[:30]].std() > 0.2
             assert not rgb[total[:30]].any()
         if "flow" in spec:
-            np.testing.assert_array_equal(x[:, where["flow"]], to_model_input(s.flow).transpose(0, 3, 1, 2))
+            np.testing.assert_allclose(x[:, where["flow"]], to_model_input(s.flow).transpose(0, 3, 1, 2), atol=1e-6)
             assert not x[hidden, where["flow"]].any() and x[~hidden, where["flow"]].any()
         if "kp" in spec:
             kp = x[:, where["kp"]]
-            np.testing.assert_array_equal(kp, heatmaps(a["kp2d"][:30], a["kp_input_visible"][:30]))
+            np.testing.assert_allclose(kp, heatmaps(a["kp2d"][:30], a["kp_input_visible"][:30]), atol=1e-6)
             assert 0 <= kp.min() and kp.max() <= 1 and not kp[total[:30]].any() and kp.max() > 0.9
         np.testing.assert_array_equal(out["total_occlusion"], total)
         assert out["kp_visible"].dtype == bool and out["kp2d"].dtype == np.float32
@@ -399,7 +472,8 @@ def test_generated_loader_batches(generated):
     assert sorted(k for b in val for k in b["key"]) == ["000000000", "000000002"]
     for b in val:
         n = len(b["key"])
-        assert b["x"].shape == (n, 7, 19, 224, 224) and b["x"].dtype == torch.float32
+        x = assemble(b, "rgb+flow+kp")
+        assert x.shape == (n, 7, 19, 224, 224) and x.dtype == torch.float32
         assert b["joints3d"].shape == (n, 8, 14, 3) and b["kp2d"].shape == (n, 8, 14, 2)
         assert b["kp_visible"].dtype == torch.bool and b["kp2d_future"].shape == (n, 7, 14, 2)
         assert b["total_occlusion"].shape == (n, 8) and b["kp_visible_future"].shape == (n, 7, 14)

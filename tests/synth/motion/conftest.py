@@ -17,3 +17,12 @@ def cmu_bvh_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared CMU BVH data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def cmu_daz_bvh_dir() -> Path:
+    """The 142 CMU clips in the "Daz-friendly" rig (hip, abdomen, lThigh, ...); skips when absent."""
+    path = SHARED_DATA / "cmu_daz_bvh"
+    if not path.is_dir():
+        pytest.skip(f"shared CMU Daz BVH data not found at {path}")
+    return path

@@ -406,3 +406,26 @@ def test_good_synthetic_file_loads(tmp_path):
     # Guards the malformed-file cases above: they are GOOD with one thing broken.
     clip = load_bvh(write(tmp_path, GOOD))
     assert clip.num_frames == 3 and len(clip.joint_names) == len(SKELETON)
+
+
+def test_daz_rig_clips_map_by_name_and_retarget(cmu_daz_bvh_dir, anny_body):
+    from synth.motion.retarget import retarget
+
+    files = sorted(cmu_daz_bvh_dir.rglob("*.bvh"))[:: 40]  # a few subjects, every channel order they use
+    assert files
+    for path in files:
+        clip = load_bvh(path)
+        names = {c: clip.joint_names[i] for c, i in clip.canonical.items()}
+        assert set(EVAL_JOINTS) <= set(names), path
+        assert (names["l_hip"], names["l_knee"], names["l_shoulder"], names["l_elbow"]) == (
+            "lThigh", "lShin", "lShldr", "lForeArm")  # fmt: skip
+        rest, k = clip.rest_positions(), clip.canonical
+        assert 1.2 < rest[k["head"], 1] - rest[k["l_ankle"], 1] < 1.7, path  # units inferred: metres
+        assert rest[k["l_hip"], 0] > 0.03 and rest[k["r_hip"], 0] < -0.03, path
+    motion = retarget(load_bvh(files[0]), anny_body)
+    assert torch_finite(motion.pose) and motion.pose.shape[1] == anny_body.skeleton.num_joints - 1
+
+
+def torch_finite(t) -> bool:
+    return bool(np.isfinite(np.asarray(t)).all())
+

@@ -1,0 +1,71 @@
+"""Per-step encoders: what turns one network step's input into a feature vector.
+
+``model.encoder`` picks one:
+
+``resnet50``   the paper's (Appendix B): a ResNet-50 on the stacked input channels, 2048-d.
+``resnet34``   lighter ResNets with torchvision names (ImageNet ``.pth`` files load the same
+``resnet18``   way), 512-d; CPU-scale runs, with ``model.input_size`` (e.g. 64).
+``keypoints``  ``inputs=kp`` only: an MLP on the keypoint *coordinates* and visibility (the
+               same features as :mod:`motionhmr.baselines`' lifter) instead of a CNN on
+               their heatmaps, VideoPose3D-style (Pavllo et al. 2019). The heatmaps hold
+               nothing else (12 Gaussians of a known sigma), so this sees the same
+               information at ~1/1000 of a ResNet's cost; the temporal model and heads are
+               unchanged.
+
+Contract
+    ``encoder.out_dim`` features per step. CNN encoders take the stacked input ``x``
+    ``[N, C, H, W]`` (:func:`motionhmr.inputs.assemble`); :class:`KeypointEncoder` takes the
+    batch's compact fields (``kp2d`` ``[B, >=S, 14, 2]`` crop px, ``kp_input_visible``
+    ``[B, >=S, 14]``, ``total_occlusion`` ``[B, S + 1]``) and returns ``[B, S, out_dim]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from motionhmr.inputs import InputSpec
+from motionhmr.model.backbone import ResNet
+from synth.errors import InputError
+
+ENCODERS = ("resnet50", "resnet34", "resnet18", "keypoints")
+
+
+class KeypointEncoder(nn.Module):
+    """Per-step MLP: 43 keypoint features (:func:`motionhmr.baselines.keypoint_features`) ->
+    ``width`` -> two residual FC blocks (LayerNorm, so small batches are fine) -> ``out_dim``."""
+
+    def __init__(self, out_dim: int = 1024, width: int = 512):
+        super().__init__()
+        from motionhmr.baselines import KEYPOINT_FEATURES
+
+        self.out_dim = out_dim
+        self.inp = nn.Linear(KEYPOINT_FEATURES, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
+            for _ in range(2)
+        )
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, out_dim), nn.ReLU())
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        from motionhmr.baselines import keypoint_features
+
+        total = batch["total_occlusion"].bool()
+        s = total.shape[1] - 1
+        feats = keypoint_features(batch["kp2d"][:, :s], batch["kp_input_visible"][:, :s], total[:, :s])
+        h = self.inp(feats.to(self.inp.weight.device))
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
+
+
+def build_encoder(name: str, spec: InputSpec) -> nn.Module:
+    """The encoder ``name`` (:data:`ENCODERS`) for inputs ``spec``."""
+    if name == "keypoints":
+        if spec.parts != ("kp",):
+            raise InputError(f"model.encoder=keypoints reads keypoint coordinates: it needs inputs=kp, not "
+                             f"inputs={spec.name} (use a resnet encoder)")  # fmt: skip
+        return KeypointEncoder()
+    if name.startswith("resnet") and name[6:].isdigit() and name in ENCODERS:
+        return ResNet(spec.channels, spec.slices().get("rgb"), depth=int(name[6:]))
+    raise InputError(f"model.encoder={name!r} is unknown; choose one of {', '.join(ENCODERS)}")
