@@ -209,24 +209,18 @@ def steps_in_boxes(
     )
 
 
-def network_input(
-    spec: InputSpec | str,
-    total: np.ndarray,
-    rgb: np.ndarray | None = None,
-    flow: np.ndarray | None = None,
-    kp2d: np.ndarray | None = None,
-    visible: np.ndarray | None = None,
-) -> np.ndarray:
+def network_input(spec: InputSpec | str, total: np.ndarray, **parts: np.ndarray | None) -> np.ndarray:
     """The stacked network input float32 ``[S, C, 224, 224]`` of a clip of ``T = S + 1`` frames.
 
-    ``total`` bool ``[T]`` totally occluded frames; ``rgb`` uint8 ``[>=S, 224, 224, 3]`` crops;
+    ``total`` bool ``[T]`` totally occluded frames; ``parts`` as for :func:`compact_inputs`:
+    ``rgb`` uint8 ``[>=S, 224, 224, 3]`` crops;
     ``flow`` float ``[S, 224, 224, 2]`` px on paired boxes; ``kp2d`` ``[>=S, >=12, 2]`` crop
     px and ``visible`` ``[>=S, >=12]`` (the heatmaps' visibility). Only the parts in ``spec``
     are needed. :func:`compact_inputs`, then :func:`motionhmr.inputs.assemble` on the CPU: the
     code that builds training inputs, so the two cannot drift apart.
     """
     spec = parse_inputs(spec)
-    inputs = compact_inputs(spec, total, rgb, flow, kp2d, visible)
+    inputs = compact_inputs(spec, total, **parts)
     batch = {k: torch.as_tensor(np.asarray(v))[None] for k, v in inputs.items()}
     return assemble(batch, spec)[0].numpy()
 

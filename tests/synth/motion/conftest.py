@@ -10,19 +10,20 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"shared data {name}/ not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def cmu_bvh_dir() -> Path:
     """The 56 CMU BVH clips and MANIFEST.tsv; skips when the shared data is absent."""
-    path = SHARED_DATA / "cmu_bvh"
-    if not path.is_dir():
-        pytest.skip(f"shared CMU BVH data not found at {path}")
-    return path
+    return _shared("cmu_bvh")
 
 
 @pytest.fixture(scope="session")
 def cmu_daz_bvh_dir() -> Path:
     """The 142 CMU clips in the "Daz-friendly" rig (hip, abdomen, lThigh, ...); skips when absent."""
-    path = SHARED_DATA / "cmu_daz_bvh"
-    if not path.is_dir():
-        pytest.skip(f"shared CMU Daz BVH data not found at {path}")
-    return path
+    return _shared("cmu_daz_bvh")
