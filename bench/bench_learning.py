@@ -34,10 +34,9 @@ from motionhmr import baselines as B  # noqa: E402
 
 def score_run(run: Path, data: str, val_every: int, device: str = "cpu"):
     """Held-out results of ``run/last.pt`` (every val clip, whole, by the Predictor's windows)."""
-    from motionhmr.data import image_fields, sample_to_steps, split_of
+    from motionhmr.data import image_fields, sample_to_steps, shard_list, split_of
     from motionhmr.evaluate import evaluate_synthetic
     from motionhmr.inference import Predictor
-    from motionhmr.data import shard_list
     from synth.shards.reader import iter_records
     from synth.shards.schema import decode
 
