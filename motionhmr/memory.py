@@ -66,13 +66,15 @@ def estimate(cfg, model, loss_fn, device: torch.device) -> dict[str, float]:
     size = cfg.model.input_size or 224
     params = sum(p.numel() * p.element_size() for p in net.parameters())
     parts = {"params+grads+adam": 4.0 * params, "base": BASE_BYTES}
-    if net.reads_keypoints:
+    cnn = getattr(net.backbone, "cnn", None if net.reads_keypoints else net.backbone)
+    if cnn is None:  # keypoint coordinates only
         parts["encoder"] = 0.0
     else:
+        spec = getattr(net.backbone, "cnn_spec", spec)  # a hybrid's CNN sees the cues but kp
         x = torch.zeros(1, spec.channels, PROBE, PROBE, device=device, requires_grad=True)
         was = net.training
         net.train()
-        probe = _saved_bytes(lambda: net.backbone(x).sum(), net)
+        probe = _saved_bytes(lambda: cnn(x).sum(), net)
         net.train(was)
         parts["encoder"] = probe * (size / PROBE) ** 2 * b * s
         parts["input"] = 4.0 * b * s * spec.channels * size**2 * 2  # x and its resized copy

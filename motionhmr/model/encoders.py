@@ -11,6 +11,12 @@
                nothing else (12 Gaussians of a known sigma), so this sees the same
                information at ~1/1000 of a ResNet's cost; the temporal model and heads are
                unchanged.
+``keypoints+resnet18``  (also ``+resnet34``, ``+resnet50``) for inputs with keypoints *and*
+               another cue (``flow+kp``, ``rgb+kp``): the keypoint MLP above on the
+               coordinates, and the ResNet on the other channels (flow and/or rgb, with the
+               indicator); their features are concatenated. The CPU-scale way to train a
+               motion model: a CNN on 12 heatmaps would spend most of its compute
+               rediscovering 24 numbers.
 
 Contract
     ``encoder.out_dim`` features per step. CNN encoders take the stacked input ``x``
@@ -28,7 +34,8 @@ from motionhmr.inputs import InputSpec
 from motionhmr.model.backbone import ResNet
 from synth.errors import InputError
 
-ENCODERS = ("resnet50", "resnet34", "resnet18", "keypoints")
+ENCODERS = ("resnet50", "resnet34", "resnet18", "keypoints",
+            "keypoints+resnet18", "keypoints+resnet34", "keypoints+resnet50")  # fmt: skip
 
 
 class KeypointEncoder(nn.Module):
@@ -59,13 +66,43 @@ class KeypointEncoder(nn.Module):
         return self.out(h)
 
 
-def build_encoder(name: str, spec: InputSpec) -> nn.Module:
-    """The encoder ``name`` (:data:`ENCODERS`) for inputs ``spec``."""
+class HybridEncoder(nn.Module):
+    """``keypoints+resnetN``: :class:`KeypointEncoder` on the coordinates, concatenated with a
+    ResNet on the stacked channels of ``cnn_spec`` (the inputs without ``kp``: flow and/or rgb
+    and the indicator, :func:`motionhmr.inputs.assemble`). Takes the batch's compact fields
+    and ``size`` (``model.input_size``) for the CNN; returns ``[B, S, 1024 + 512|2048]``."""
+
+    def __init__(self, cnn_spec: InputSpec, depth: int, size: int | None):
+        super().__init__()
+        self.cnn_spec, self.size = cnn_spec, size
+        self.keypoints = KeypointEncoder()
+        self.cnn = ResNet(cnn_spec.channels, cnn_spec.slices().get("rgb"), depth=depth)
+        self.out_dim = self.keypoints.out_dim + self.cnn.out_dim
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        from motionhmr.inputs import assemble
+
+        kp = self.keypoints(batch)
+        x = assemble(batch, self.cnn_spec, self.size)
+        b, s = x.shape[:2]
+        cnn = self.cnn(x.flatten(0, 1)).reshape(b, s, -1)
+        return torch.cat([kp, cnn.to(kp.dtype)], -1)
+
+
+def build_encoder(name: str, spec: InputSpec, size: int | None = None) -> nn.Module:
+    """The encoder ``name`` (:data:`ENCODERS`) for inputs ``spec`` (``size``: the CNN input
+    size of a hybrid encoder, ``model.input_size``)."""
     if name == "keypoints":
         if spec.parts != ("kp",):
             raise InputError(f"model.encoder=keypoints reads keypoint coordinates: it needs inputs=kp, not "
-                             f"inputs={spec.name} (use a resnet encoder)")  # fmt: skip
+                             f"inputs={spec.name} (use keypoints+resnet18 or a resnet encoder)")  # fmt: skip
         return KeypointEncoder()
+    if name.startswith("keypoints+") and name in ENCODERS:
+        rest = tuple(p for p in spec.parts if p != "kp")
+        if "kp" not in spec or not rest:
+            raise InputError(f"model.encoder={name} needs keypoints and another cue (e.g. inputs=flow+kp), "
+                             f"not inputs={spec.name} (use model.encoder=keypoints for inputs=kp)")  # fmt: skip
+        return HybridEncoder(InputSpec(rest), int(name.split("resnet")[1]), size)
     if name.startswith("resnet") and name[6:].isdigit() and name in ENCODERS:
         return ResNet(spec.channels, spec.slices().get("rgb"), depth=int(name[6:]))
     raise InputError(f"model.encoder={name!r} is unknown; choose one of {', '.join(ENCODERS)}")

@@ -34,7 +34,7 @@ from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from motionhmr.model.adversarial import DomainClassifier
 from motionhmr.model.backbone import load_torchvision_weights
 from motionhmr.model.config import ModelConfig
-from motionhmr.model.encoders import KeypointEncoder, build_encoder
+from motionhmr.model.encoders import HybridEncoder, KeypointEncoder, build_encoder
 from motionhmr.model.regressor import Head, MeanParams
 from motionhmr.model.temporal import build_temporal
 from synth.errors import InputError
@@ -89,9 +89,9 @@ class MotionHMR(nn.Module):
             )
         self.spec, self.cfg = spec, cfg
         self.n_rotations, self.shape_dim = n_rotations, shape_dim
-        self.backbone = build_encoder(cfg.encoder, spec)
+        self.backbone = build_encoder(cfg.encoder, spec, cfg.input_size)
         if cfg.backbone_weights:
-            load_torchvision_weights(self.backbone, cfg.backbone_weights)
+            load_torchvision_weights(getattr(self.backbone, "cnn", self.backbone), cfg.backbone_weights)
         feature_dim = self.backbone.out_dim
         self.temporal = build_temporal(cfg.temporal, feature_dim, cfg.lstm_hidden)
         head = dict(mean=mean, hidden=cfg.head_hidden, iterations=cfg.iterations, dropout=cfg.dropout)
@@ -108,8 +108,9 @@ class MotionHMR(nn.Module):
 
     @property
     def reads_keypoints(self) -> bool:
-        """True when the encoder takes keypoint coordinates, not the stacked channels."""
-        return isinstance(self.backbone, KeypointEncoder)
+        """True when the encoder takes keypoint coordinates (the batch's fields), not the
+        stacked channels."""
+        return isinstance(self.backbone, (KeypointEncoder, HybridEncoder))
 
     def encode(self, inputs: dict | torch.Tensor) -> torch.Tensor:
         """Per-step features ``[B, S, D]`` (all B*S steps in one pass) of ``inputs``: a batch's

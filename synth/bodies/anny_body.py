@@ -107,9 +107,90 @@ class AnnyBody(BodyModel):
         pose_parameters, phenotypes, local, facial = m.get_tensor_inputs(
             params, {k: shape[:, i] for i, k in enumerate(PHENOTYPES)}, None, None
         )
-        coeffs = m._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
-        _, bone_poses = m.get_bone_transforms(pose_parameters, self._rest_bone_poses(coeffs))
+        rest = self._rest_bones_from_phenotypes(phenotypes)
+        if rest is None:
+            coeffs = m._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
+            rest = self._rest_bone_poses(coeffs)
+        _, bone_poses = m.get_bone_transforms(pose_parameters, rest)
         return bone_poses[..., :3, 3].to(pose.dtype) @ a.T
+
+    # -- rest bones from phenotypes, by multilinear interpolation -------------------------
+    # Why by hand: Anny turns 6 phenotypes into 135 blendshape coefficients through a
+    # [B, 624, 26] product, ~60 % of a training step's body pass (fwd+bwd, 480 poses). Each of
+    # its 624 blendshapes is a product of at most one interpolation weight per phenotype, and
+    # the weights are piecewise linear in the phenotype with fixed anchors, so the rest bone
+    # heads and tails are *exactly* multilinear between anchors: a table of them at every
+    # anchor combination (2*5*3*3*2*2 = 360 rows) and Anny's own interpolation weights give
+    # the same bones. Checked against Anny's path when the table is built (else not used).
+    def _bone_table(self):
+        table = getattr(self, "_table", None)
+        if table is not None or getattr(self, "_table_failed", False):
+            return table
+        m = self.model
+        if m.bone_orientation != "blender" or m.local_change_labels or m.facial_action_labels:
+            self._table_failed = True
+            return None
+        grids = [m.anchors[k] for k in PHENOTYPES]
+        points = torch.cartesian_prod(*grids).to(m.template_bone_heads.dtype)  # [G, 6]
+        with torch.no_grad():
+            ends = self._bone_ends(self._coefficients(points))  # [G, 2, J, 3]
+        self._table = ends.reshape(*(len(g) for g in grids), *ends.shape[1:])
+        probe = torch.rand(16, len(PHENOTYPES), generator=torch.Generator().manual_seed(0), dtype=points.dtype)
+        probe[0], probe[1] = 0.0, 1.0
+        with torch.no_grad():
+            err = float((self._interpolated_ends(probe) - self._bone_ends(self._coefficients(probe))).abs().max())
+        if err > 1e-5:  # float32 rounding is ~6e-7 m; exact (1e-15) in float64
+            log.warning("Anny's rest bones are not multilinear in the phenotypes here (max error %.2g m): "
+                        "using Anny's own, slower path", err)  # fmt: skip
+            self._table, self._table_failed = None, True
+        return self._table
+
+    def _coefficients(self, phenotypes: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        _, ph, local, facial = m.get_tensor_inputs(None, {k: phenotypes[:, i] for i, k in enumerate(PHENOTYPES)},
+                                                   None, None)  # fmt: skip
+        return m._get_phenotype_blendshape_coefficients(ph, local, facial)
+
+    def _bone_ends(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """Rest bone heads and tails ``[B, 2, J, 3]`` (Anny axes) of blendshape ``coeffs``."""
+        import anny.skinning.skinning as skinning
+
+        m = self.model
+        heads = skinning.apply_linear_blendshape(m.template_bone_heads, m.bone_heads_blendshapes, coeffs)
+        tails = skinning.apply_linear_blendshape(m.template_bone_tails, m.bone_tails_blendshapes, coeffs)
+        return torch.stack([heads, tails], 1)
+
+    def _interpolated_ends(self, phenotypes: torch.Tensor) -> torch.Tensor:
+        """:meth:`_bone_ends` of phenotypes ``[B, 6]`` through the table (``_table`` set)."""
+        import anny.utils.interpolation as interpolation
+
+        m, table = self.model, self._table
+        b, grid = phenotypes.shape[0], table.shape[: len(PHENOTYPES)]
+        weights = phenotypes.new_ones(b, 1)
+        for i, k in enumerate(PHENOTYPES):  # the corner weights [B, G]: outer products, row-major
+            w = interpolation.linear_interpolation_coefficients(phenotypes[:, i], m.anchors[k].to(phenotypes.dtype),
+                                                                extrapolate=m.extrapolate_phenotypes)  # fmt: skip
+            weights = (weights[:, :, None] * w[:, None, :]).reshape(b, -1)
+        flat = table.to(phenotypes.dtype).reshape(grid.numel(), -1)
+        return (weights @ flat).reshape(b, *table.shape[len(PHENOTYPES) :])
+
+    def _rest_bones_from_phenotypes(self, phenotypes: torch.Tensor) -> torch.Tensor | None:
+        """Rest bone poses ``[B, J, 4, 4]`` (Anny axes) of phenotypes ``[B, 6]`` through the
+        table above, or None where the table does not apply."""
+        if self._bone_table() is None:
+            return None
+        return self._poses_of_ends(self._interpolated_ends(phenotypes))
+
+    def _poses_of_ends(self, ends: torch.Tensor) -> torch.Tensor:
+        """Anny's rest bone poses from bone ends ``[B, 2, J, 3]`` ("blender" orientation)."""
+        import anny.utils.kinematics as kinematics
+
+        m = self.model
+        poses = kinematics.get_bone_poses(ends[:, 0], ends[:, 1], m.bone_rolls_rotmat, y_axis=m.y_axis,
+                                          degenerate_rotation=m.degenerate_rotation)  # fmt: skip
+        if m.root_identity_orientation:
+            poses[:, 0, :3, :3] = torch.eye(3, device=poses.device, dtype=poses.dtype)
+        return poses
 
     def _rest_bone_poses(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Anny's ``get_rest_model(coeffs)["rest_bone_poses"]`` without the rest vertices it
@@ -118,16 +199,7 @@ class AnnyBody(BodyModel):
         m = self.model
         if m.bone_orientation != "blender":
             return m.get_rest_model(coeffs)["rest_bone_poses"]
-        import anny.skinning.skinning as skinning
-        import anny.utils.kinematics as kinematics
-
-        heads = skinning.apply_linear_blendshape(m.template_bone_heads, m.bone_heads_blendshapes, coeffs)
-        tails = skinning.apply_linear_blendshape(m.template_bone_tails, m.bone_tails_blendshapes, coeffs)
-        poses = kinematics.get_bone_poses(heads, tails, m.bone_rolls_rotmat, y_axis=m.y_axis,
-                                          degenerate_rotation=m.degenerate_rotation)  # fmt: skip
-        if m.root_identity_orientation:
-            poses[:, 0, :3, :3] = torch.eye(3, device=poses.device, dtype=poses.dtype)
-        return poses
+        return self._poses_of_ends(self._bone_ends(coeffs))
 
     def default_shape(self, batch: int = 1) -> torch.Tensor:
         return torch.full((batch, self.shape_dim), 0.5)

@@ -116,6 +116,12 @@ def test_encoder_names_and_their_errors():
     assert build_encoder("resnet18", parse_inputs("flow+kp")).conv1.in_channels == 16
     with pytest.raises(InputError, match="model.encoder=keypoints reads keypoint coordinates: it needs inputs=kp"):
         build_encoder("keypoints", parse_inputs("flow+kp"))
+    hybrid = build_encoder("keypoints+resnet18", parse_inputs("flow+kp"), 32)
+    assert hybrid.cnn.conv1.in_channels == 4 and hybrid.out_dim == 1024 + 512  # flow (3) + indicator
+    assert build_encoder("keypoints+resnet34", parse_inputs("rgb+flow+kp")).cnn.conv1.in_channels == 7
+    for bad in ("kp", "flow"):
+        with pytest.raises(InputError, match="needs keypoints and another cue"):
+            build_encoder("keypoints+resnet18", parse_inputs(bad))
     with pytest.raises(InputError, match="model.encoder='vgg' is unknown"):
         ModelConfig(encoder="vgg")
     with pytest.raises(InputError, match="backbone_weights needs a resnet encoder"):
@@ -144,6 +150,21 @@ def test_keypoint_encoder_model_reads_coordinates_and_refuses_stacked_input():
         net(torch.zeros(1, 5, 13, 32, 32))
 
 
+def test_hybrid_encoder_sees_keypoint_coordinates_and_flow(rng):
+    cfg = ModelConfig(encoder="keypoints+resnet18", input_size=32, lstm_hidden=16, head_hidden=16, dann_hidden=16)
+    net = MotionHMR("flow+kp", cfg, 31, 6, MeanParams.default(31, torch.full((6,), 0.5))).eval()
+    batch = kp_batch()
+    batch["flow"] = torch.as_tensor(rng.integers(-160, 160, (2, 5, 224, 224, 2)), dtype=torch.int16)
+    pred = net(batch)
+    assert pred.current.rotmat.shape == (2, 5, 31, 3, 3) and pred.current.features.shape == (2, 5, 1536)
+    moved = dict(batch, kp2d=batch["kp2d"] + 20.0)
+    assert not torch.allclose(net(moved).current.cam, pred.current.cam)
+    still = dict(batch, flow=torch.zeros_like(batch["flow"]))
+    assert not torch.allclose(net(still).current.cam, pred.current.cam)
+    pred.current.cam.sum().backward()
+    assert net.backbone.cnn.conv1.weight.grad.abs().sum() > 0 and net.backbone.keypoints.inp.weight.grad.abs().sum() > 0
+
+
 # -- the IEF start and the body pass -------------------------------------------------------
 def test_mean_pose_is_the_chordal_mean():
     axis = torch.tensor([0.0, 0.0, 1.0])
@@ -169,6 +190,34 @@ def test_joints_only_pass_equals_the_posed_skeleton(anny_body):
     torch.testing.assert_close(anny_body.joints(rot[:, 1:], shape, rot[:, 0], transl), full, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="pose must have shape"):
         anny_body.joints(rot[:, 2:], shape, rot[:, 0], transl)
+
+
+def test_rest_bones_by_table_equal_annys_coefficient_path(anny_body):
+    # the joints-only pass interpolates a table of rest bones between phenotype anchors;
+    # Anny's own path goes through its 624 blendshape products. Same joints, same gradients.
+    g = torch.Generator().manual_seed(3)
+    j, n = anny_body.skeleton.num_joints, 48
+    rot = roma.rotvec_to_rotmat(torch.randn(n, j, 3, generator=g) * 0.5)
+    shape = torch.rand(n, anny_body.shape_dim, generator=g)
+    shape[:8] = (torch.rand(8, anny_body.shape_dim, generator=g) > 0.5).float()  # the range's corners
+    upstream = torch.randn(n, j, 3, generator=g)
+
+    def joints_and_grad():
+        s = shape.clone().requires_grad_(True)
+        out = anny_body.joints(rot[:, 1:], s, rot[:, 0], torch.zeros(n, 3))
+        (out * upstream).sum().backward()
+        return out.detach(), s.grad
+
+    assert anny_body._bone_table() is not None
+    fast, fast_grad = joints_and_grad()
+    table = anny_body._table
+    try:
+        anny_body._table, anny_body._table_failed = None, True  # Anny's coefficient path
+        slow, slow_grad = joints_and_grad()
+    finally:
+        anny_body._table, anny_body._table_failed = table, False
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast_grad, slow_grad, atol=1e-3 * float(slow_grad.abs().max()), rtol=0)
 
 
 # -- the memory check ----------------------------------------------------------------------
