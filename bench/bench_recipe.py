@@ -10,6 +10,10 @@ after one warm-up step. Recipes (train overrides):
               heads 256, batch 4 x 16 frames
   new kp      model.encoder=keypoints, LSTM 256, heads 512, batch 8 x 31 frames
   flow+kp r18 ResNet-18 on 64-px flow + heatmaps, LSTM 256, heads 512, batch 4 x 16 frames
+  flow+kp hybrid  model.encoder=keypoints+resnet18: keypoint coordinates through the MLP,
+              flow (+ indicator) through a ResNet-18 at 32 px, LSTM 256, heads 512,
+              batch 8 x 31 frames
+  (--only NAME, repeatable, runs only those; --set KEY=VALUE adds train overrides to all)
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ RECIPES = {
                "data.batch_size=8"],
     "flow+kp r18": ["inputs=flow+kp", "model.encoder=resnet18", "model.input_size=64", "model.lstm_hidden=256",
                     "model.head_hidden=512", "data.batch_size=4", "data.frames=16"],
+    "flow+kp hybrid": ["inputs=flow+kp", "model.encoder=keypoints+resnet18", "model.input_size=32",
+                       "model.lstm_hidden=256", "model.head_hidden=512", "data.batch_size=8"],
 }  # fmt: skip
 
 
@@ -59,15 +65,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--only", action="append", choices=sorted(RECIPES), help="run only this recipe (repeatable)")
+    ap.add_argument("--set", action="append", default=[], help="extra train override for every recipe")
     ap.add_argument("--recipe", help=argparse.SUPPRESS)  # internal: run one recipe in this process
     args = ap.parse_args(argv)
     if args.recipe:
-        print(json.dumps(one(args.data, RECIPES[args.recipe], args.steps)))
+        print(json.dumps(one(args.data, RECIPES[args.recipe] + args.set, args.steps)))
         return 0
     print("| recipe | s per step | clips/s | peak RSS (GiB) |\n|---|---|---|---|")
-    for name in RECIPES:
+    for name in args.only or RECIPES:
+        extra = [f"--set={o}" for o in args.set]
         out = subprocess.run([sys.executable, __file__, "--data", args.data, "--steps", str(args.steps),
-                              "--recipe", name], capture_output=True, text=True, check=True)  # fmt: skip
+                              "--recipe", name, *extra], capture_output=True, text=True, check=True)  # fmt: skip
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {name} | {r['s_per_step']:.2f} | {r['clips_per_s']:.1f} | {r['peak_rss_gib']:.1f} |", flush=True)
     return 0

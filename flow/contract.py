@@ -62,7 +62,9 @@ def to_model_input(flow):
         return np.concatenate([scaled, np.linalg.norm(scaled, axis=-1, keepdims=True)], axis=-1)
     import torch
 
-    return torch.cat([scaled, torch.linalg.vector_norm(scaled, dim=-1, keepdim=True)], dim=-1)
+    # hypot, not linalg.vector_norm: a norm over a last axis of 2 on a strided batch slice
+    # took 1.5 s for 8 x 30 crops of 224^2 on 2 CPU cores (hypot: ~0.03 s), same values
+    return torch.cat([scaled, torch.hypot(scaled[..., :1], scaled[..., 1:])], dim=-1)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -248,6 +248,12 @@ def test_memory_estimate_scales_with_frames_and_size():
                                      "model.encoder=resnet18"]), torch.device("cpu"))["encoder"]  # fmt: skip
              for b, s in ((1, 64), (2, 64), (1, 128))]
     assert parts[1] == pytest.approx(2 * parts[0]) and parts[2] == pytest.approx(4 * parts[0])
+    # a hybrid's CNN sees flow and the indicator only: the same ResNet-18 on 4 of 16 channels
+    hybrid = memory.estimate(*built(["inputs=flow+kp", "data.batch_size=1", "model.input_size=64",
+                                     "model.encoder=keypoints+resnet18"]), torch.device("cpu"))  # fmt: skip
+    plain = memory.estimate(*built(["inputs=flow+kp", "data.batch_size=1", "model.input_size=64",
+                                    "model.encoder=resnet18"]), torch.device("cpu"))  # fmt: skip
+    assert 0 < hybrid["encoder"] < plain["encoder"]
 
 
 # -- end to end: a short keypoint run learns -----------------------------------------------
