@@ -171,7 +171,8 @@ class AnnyBody(BodyModel):
             w = interpolation.linear_interpolation_coefficients(phenotypes[:, i], m.anchors[k].to(phenotypes.dtype),
                                                                 extrapolate=m.extrapolate_phenotypes)  # fmt: skip
             weights = (weights[:, :, None] * w[:, None, :]).reshape(b, -1)
-        flat = table.to(phenotypes.dtype).reshape(grid.numel(), -1)
+        # built on the device of its first call: follow the phenotypes if the body moved since
+        flat = table.to(device=phenotypes.device, dtype=phenotypes.dtype).reshape(grid.numel(), -1)
         return (weights @ flat).reshape(b, *table.shape[len(PHENOTYPES) :])
 
     def _rest_bones_from_phenotypes(self, phenotypes: torch.Tensor) -> torch.Tensor | None:
