@@ -20,6 +20,9 @@ class ModelConfig:
 
     backbone_weights: str | None = None  # torchvision-format ImageNet ResNet state dict (.pth); None = random
     encoder: str = "resnet50"  # per-step encoder (motionhmr.model.encoders): resnet50 | resnet34 | resnet18 | keypoints
+    # keypoints+resnetN only: scale the CNN's features by a learned gate that starts at 0, so
+    # the network starts as the keypoint model and opens the CNN branch as it learns (ReZero)
+    cnn_gate: bool = False
     temporal: str = "lstm"  # a key of motionhmr.model.temporal.TEMPORAL: lstm | none
     lstm_hidden: int = 1024  # per direction
     head_hidden: int = 1024  # the head's FC and both IEF FC layers
@@ -45,6 +48,9 @@ class ModelConfig:
             raise InputError(f"model.encoder={self.encoder!r} is unknown; choose one of {', '.join(ENCODERS)}")
         if self.encoder == "keypoints" and self.backbone_weights:
             raise InputError("model.backbone_weights needs a resnet encoder; model.encoder=keypoints has no CNN")
+        if self.cnn_gate and not self.encoder.startswith("keypoints+"):
+            raise InputError(f"model.cnn_gate=true gates a hybrid encoder's CNN; model.encoder={self.encoder} has "
+                             f"none (use keypoints+resnet18)")  # fmt: skip
 
         if self.temporal not in TEMPORAL:
             raise InputError(f"model.temporal={self.temporal!r} is unknown; choose one of {', '.join(TEMPORAL)}")

@@ -72,12 +72,14 @@ class HybridEncoder(nn.Module):
     and the indicator, :func:`motionhmr.inputs.assemble`). Takes the batch's compact fields
     and ``size`` (``model.input_size``) for the CNN; returns ``[B, S, 1024 + 512|2048]``."""
 
-    def __init__(self, cnn_spec: InputSpec, depth: int, size: int | None):
+    def __init__(self, cnn_spec: InputSpec, depth: int, size: int | None, gate: bool = False):
         super().__init__()
         self.cnn_spec, self.size = cnn_spec, size
         self.keypoints = KeypointEncoder()
         self.cnn = ResNet(cnn_spec.channels, cnn_spec.slices().get("rgb"), depth=depth)
         self.out_dim = self.keypoints.out_dim + self.cnn.out_dim
+        # model.cnn_gate: a scalar that starts at 0 (the net starts as the keypoint model)
+        self.gate = nn.Parameter(torch.zeros(())) if gate else None
 
     def forward(self, batch: dict) -> torch.Tensor:
         from motionhmr.inputs import assemble
@@ -85,13 +87,15 @@ class HybridEncoder(nn.Module):
         kp = self.keypoints(batch)
         x = assemble(batch, self.cnn_spec, self.size)
         b, s = x.shape[:2]
-        cnn = self.cnn(x.flatten(0, 1)).reshape(b, s, -1)
-        return torch.cat([kp, cnn.to(kp.dtype)], -1)
+        cnn = self.cnn(x.flatten(0, 1)).reshape(b, s, -1).to(kp.dtype)
+        if self.gate is not None:
+            cnn = self.gate * cnn
+        return torch.cat([kp, cnn], -1)
 
 
-def build_encoder(name: str, spec: InputSpec, size: int | None = None) -> nn.Module:
+def build_encoder(name: str, spec: InputSpec, size: int | None = None, gate: bool = False) -> nn.Module:
     """The encoder ``name`` (:data:`ENCODERS`) for inputs ``spec`` (``size``: the CNN input
-    size of a hybrid encoder, ``model.input_size``)."""
+    size of a hybrid encoder, ``model.input_size``; ``gate``: ``model.cnn_gate``)."""
     if name == "keypoints":
         if spec.parts != ("kp",):
             raise InputError(f"model.encoder=keypoints reads keypoint coordinates: it needs inputs=kp, not "
@@ -102,7 +106,7 @@ def build_encoder(name: str, spec: InputSpec, size: int | None = None) -> nn.Mod
         if "kp" not in spec or not rest:
             raise InputError(f"model.encoder={name} needs keypoints and another cue (e.g. inputs=flow+kp), "
                              f"not inputs={spec.name} (use model.encoder=keypoints for inputs=kp)")  # fmt: skip
-        return HybridEncoder(InputSpec(rest), int(name.split("resnet")[1]), size)
+        return HybridEncoder(InputSpec(rest), int(name.split("resnet")[1]), size, gate)
     if name.startswith("resnet") and name[6:].isdigit() and name in ENCODERS:
         return ResNet(spec.channels, spec.slices().get("rgb"), depth=int(name[6:]))
     raise InputError(f"model.encoder={name!r} is unknown; choose one of {', '.join(ENCODERS)}")

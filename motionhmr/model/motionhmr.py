@@ -89,7 +89,7 @@ class MotionHMR(nn.Module):
             )
         self.spec, self.cfg = spec, cfg
         self.n_rotations, self.shape_dim = n_rotations, shape_dim
-        self.backbone = build_encoder(cfg.encoder, spec, cfg.input_size)
+        self.backbone = build_encoder(cfg.encoder, spec, cfg.input_size, cfg.cnn_gate)
         if cfg.backbone_weights:
             load_torchvision_weights(getattr(self.backbone, "cnn", self.backbone), cfg.backbone_weights)
         feature_dim = self.backbone.out_dim

@@ -165,6 +165,21 @@ def test_hybrid_encoder_sees_keypoint_coordinates_and_flow(rng):
     assert net.backbone.cnn.conv1.weight.grad.abs().sum() > 0 and net.backbone.keypoints.inp.weight.grad.abs().sum() > 0
 
 
+def test_cnn_gate_starts_the_hybrid_as_the_keypoint_model(rng):
+    cfg = ModelConfig(encoder="keypoints+resnet18", cnn_gate=True, input_size=32, lstm_hidden=16, head_hidden=16,
+                      dann_hidden=16)  # fmt: skip
+    net = MotionHMR("flow+kp", cfg, 31, 6, MeanParams.default(31, torch.full((6,), 0.5))).eval()
+    batch = kp_batch()
+    batch["flow"] = torch.as_tensor(rng.integers(-160, 160, (2, 5, 224, 224, 2)), dtype=torch.int16)
+    pred = net(batch)
+    still = dict(batch, flow=torch.zeros_like(batch["flow"]))
+    torch.testing.assert_close(net(still).current.cam, pred.current.cam)  # closed: the flow has no effect yet
+    pred.current.cam.sum().backward()
+    assert net.backbone.gate.grad.abs() > 0  # but the gate learns to open
+    with pytest.raises(InputError, match="model.cnn_gate=true gates a hybrid encoder's CNN"):
+        ModelConfig(encoder="resnet18", cnn_gate=True)
+
+
 # -- the IEF start and the body pass -------------------------------------------------------
 def test_mean_pose_is_the_chordal_mean():
     axis = torch.tensor([0.0, 0.0, 1.0])
