@@ -19,7 +19,7 @@ class ModelConfig:
     """Sizes follow the paper (Appendix B) and HMR; the defaults are the full model."""
 
     backbone_weights: str | None = None  # torchvision-format ImageNet ResNet state dict (.pth); None = random
-    encoder: str = "resnet50"  # per-step encoder (motionhmr.model.encoders): resnet50 | resnet34 | resnet18 | keypoints
+    encoder: str = "resnet50"  # per-step encoder (motionhmr.model.encoders.ENCODERS): resnet50 | resnet34 | resnet18 | keypoints | keypoints+resnetN
     # keypoints+resnetN only: scale the CNN's features by a learned gate that starts at 0, so
     # the network starts as the keypoint model and opens the CNN branch as it learns (ReZero)
     cnn_gate: bool = False

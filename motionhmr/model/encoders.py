@@ -22,7 +22,8 @@ Contract
     ``encoder.out_dim`` features per step. CNN encoders take the stacked input ``x``
     ``[N, C, H, W]`` (:func:`motionhmr.inputs.assemble`); :class:`KeypointEncoder` takes the
     batch's compact fields (``kp2d`` ``[B, >=S, 14, 2]`` crop px, ``kp_input_visible``
-    ``[B, >=S, 14]``, ``total_occlusion`` ``[B, S + 1]``) and returns ``[B, S, out_dim]``.
+    ``[B, >=S, 14]``, ``total_occlusion`` ``[B, S + 1]``) and returns ``[B, S, out_dim]``; so does
+    :class:`HybridEncoder`, which also reads the fields its CNN needs (e.g. ``flow``).
 """
 
 from __future__ import annotations
