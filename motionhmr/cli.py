@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--keypoints", metavar="FILE", help="a .npz/.json keypoint file (inputs=kp checkpoints)")
     pr.add_argument("--out", metavar="DIR", help="output folder (default: predict/<video or keypoints stem>)")
     pr.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    pr.add_argument("--flow", default="dis:medium", help="flow backend for inputs with flow (default dis:medium)")
+    pr.add_argument("--flow", default=None, help="flow backend for inputs with flow (default: the checkpoint's, from its data contract; dis:medium for old checkpoints)")
     pr.add_argument("--max-frames", type=int, metavar="N", help="only the first N frames")
     pr.add_argument("--no-video", action="store_true", help="skip overlay.mp4")
     cp = sub.add_parser(

@@ -2,18 +2,26 @@
 
 Tables (Doersch & Zisserman 2019)
     ``inputs`` (Table 1)  rgb, rgb+dann, flow, kp, rgb+kp, flow+kp, all on the ``full`` data;
-    ``data``   (Table 2)  static background, untracked background, no occluders, full,
-                          all with ``ablation_inputs`` (flow+kp);
-    ``frames`` (Table 3)  8, 16, 31 and 56-frame training windows of one 56-frame dataset.
+                          rgb+dann is a sweep, as the paper's: one run per DANN weight in
+                          ``dann.weights`` and seed (``dann.seeds`` of them), reported as the
+                          best run (and its weight) and the mean over the sweep;
+    ``data``   (Table 2)  cumulative ablations, as the paper's rows: ``full``; ``no_occluders``;
+                          ``no_occluders+untracked`` (no camera tracking either);
+                          ``no_occluders+static`` (static background, no occluders); all
+                          with ``ablation_inputs`` (flow+kp);
+    ``frames`` (Table 3)  8, 16, 31 and 56-frame training windows of one 56-frame dataset, each
+                          with its own batch size (``frames_batch_sizes``; the paper's 6, 6, 3, 2).
     ``all`` runs the three. Each run is a (training dataset, ``motionhmr train`` overrides) pair.
 
 Layout under ``root``
-    ``data/<dataset>/``     shards from ``synth generate``: the variants ``full``, ``static``,
-                            ``untracked``, ``no_occluders`` (31 frames) and ``full_56f``, all with
+    ``data/<dataset>/``     shards from ``synth generate``: the variants ``full``, ``no_occluders``,
+                            ``no_occluders+untracked``, ``no_occluders+static`` (31 frames) and
+                            ``full_56f``, all with
                             ``seed`` (so they share bodies, motions and cameras clip by clip); and
                             the held-out test sets ``test_31f`` / ``test_56f`` (full pipeline,
                             ``test_seed``). Generation resumes: finished shards are skipped.
-    ``runs/<table>/<run>/`` one ``motionhmr train`` run (``last.pt``; W&B group
+    ``runs/<table>/<run>/`` one ``motionhmr train`` run (e.g. ``runs/inputs/rgb+dann-w0.2-s0/``
+                            for one DANN weight and seed; ``last.pt``; W&B group
                             ``compare-<table>``, tags table, dataset, inputs); ``eval/<test>.json``
                             caches its scores for the checkpoint's step.
     ``compare/<table>/``    ``results.json``, ``results.md``, ``chart.png``, ``chart.html``
@@ -41,7 +49,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from motionhmr.config import DannConfig
 from motionhmr.model.config import ModelConfig
 from synth.errors import InputError, MissingDependency
 
@@ -50,16 +57,27 @@ log = logging.getLogger(__name__)
 TABLES = ("inputs", "data", "frames")
 TITLES = {
     "inputs": "Table 1: network inputs (full data)",
-    "data": "Table 2: dataset ablations",
+    "data": "Table 2: dataset ablations, cumulative (full; no occluders; also untracked; static, no occluders)",
     "frames": "Table 3: clip length",
 }
 INPUT_RUNS = ("rgb", "rgb+dann", "flow", "kp", "rgb+kp", "flow+kp")
-#: dataset variant -> its ``synth generate`` overrides (paper Table 2)
+#: the Table 1 entry that is a sweep over ``dann.weights`` x ``dann.seeds``
+DANN_RUN = "rgb+dann"
+NO_OCCLUDERS = "occluders.enabled=false"
+#: dataset variant -> its ``synth generate`` overrides. Table 2's rows are cumulative, as the
+#: paper's: every row after ``full`` also has the occluders off.
 VARIANTS: dict[str, tuple[str, ...]] = {
-    "static": ("background.mode=static",),
-    "untracked": ("background.mode=untracked",),
-    "no_occluders": ("occluders.enabled=false",),
     "full": (),
+    "no_occluders": (NO_OCCLUDERS,),
+    "no_occluders+untracked": (NO_OCCLUDERS, "background.mode=untracked"),
+    "no_occluders+static": (NO_OCCLUDERS, "background.mode=static"),
+}
+#: dataset variant -> what it ablates (the --print comments and the results' notes)
+ABLATES = {
+    "full": "the full pipeline",
+    "no_occluders": "no occluders",
+    "no_occluders+untracked": "no occluders and no camera tracking (untracked background)",
+    "no_occluders+static": "no occluders and a static background",
 }
 FRAME_RUNS = (8, 16, 31, 56)
 CLIP_FRAMES = 31  # stored clip length of the inputs and data tables (and their test set)
@@ -86,6 +104,32 @@ class CompareWandb:
 
 
 @dataclasses.dataclass(frozen=True)
+class CompareDann:
+    """Table 1's rgb+dann entry: one run per weight in ``weights`` and seed (``seeds`` of
+    them: ``seed``, ``seed + 1``, ...), like the paper's sweep of the DANN weight over 0.2-5
+    with five seeds, of which it reports the best and the mean. ``real`` and ``grl`` are
+    ``motionhmr train``'s ``dann.real`` and ``dann.grl``."""
+
+    weights: list[float] = dataclasses.field(default_factory=lambda: [0.2, 0.5, 1.0, 2.0, 5.0])
+    seeds: int = 5
+    real: str | None = "embedded"
+    grl: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.weights:
+            raise InputError("dann.weights=[] must list at least one weight (the paper's: [0.2,0.5,1,2,5])")
+        bad = [w for w in self.weights if not w > 0]
+        if bad:
+            raise InputError(f"dann.weights={list(self.weights)}: every weight must be > 0, not {bad[0]}")
+        if len({f"{w:g}" for w in self.weights}) != len(self.weights):
+            raise InputError(f"dann.weights={list(self.weights)} lists a weight twice")
+        if self.seeds < 1:
+            raise InputError(f"dann.seeds={self.seeds} must be >= 1 (training seeds per weight)")
+        if not self.real:
+            raise InputError("dann.real must be a folder of real videos or embedded")
+
+
+@dataclasses.dataclass(frozen=True)
 class CompareConfig:
     """``configs/compare.yaml`` + a ``configs/scale/*.yaml`` preset + overrides (see there)."""
 
@@ -93,7 +137,7 @@ class CompareConfig:
     runs: list[str] | None = None
     root: str = "compare_runs"
     ablation_inputs: str = "flow+kp"
-    dann: DannConfig = dataclasses.field(default_factory=lambda: DannConfig(weight=0.1, real="embedded"))
+    dann: CompareDann = dataclasses.field(default_factory=CompareDann)
     seed: int = 0
     test_seed: int = 1000
     threedpw: str | None = None
@@ -114,6 +158,7 @@ class CompareConfig:
     warmup: int = 3
     batch_size: int = 2
     frames: int | None = 8
+    frames_batch_sizes: list[int] | None = None  # data.batch_size of the frames table's runs, in FRAME_RUNS order
     workers: int = 1
     loader_workers: int = 0
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
@@ -132,10 +177,14 @@ class CompareConfig:
             raise InputError("warmup and loader_workers must be >= 0")
         if self.frames is not None and not 2 <= self.frames <= CLIP_FRAMES:
             raise InputError(f"frames={self.frames} must be in [2, {CLIP_FRAMES}] (windows of the clips) or null")
-        if self.dann.weight <= 0:
-            raise InputError(f"dann.weight={self.dann.weight} must be > 0: it is the rgb+dann run's weight")
+        if self.frames_batch_sizes is not None and (
+            len(self.frames_batch_sizes) != len(FRAME_RUNS) or min(self.frames_batch_sizes) < 1
+        ):
+            raise InputError(f"frames_batch_sizes={list(self.frames_batch_sizes)} must be {len(FRAME_RUNS)} batch "
+                             f"sizes >= 1, one per clip length {', '.join(map(str, FRAME_RUNS))} (or null)")  # fmt: skip
         parse_inputs(self.ablation_inputs)
-        known = [r.name for r in table_runs(self)]
+        runs = table_runs(self)
+        known = list(dict.fromkeys([*(r.group for r in runs if r.group), *(r.name for r in runs)]))
         unknown = [r for r in self.runs or [] if r.split("/")[-1] not in known]
         if unknown:
             raise InputError(f"runs={unknown} not in table={self.table}; its runs are {', '.join(known)}")
@@ -159,6 +208,11 @@ def load_compare_config(overrides: list[str] | None = None) -> CompareConfig:
     from synth.config import compose, typed
 
     own, extra = split_overrides(list(overrides or []))
+    if stale := [o for o in own if o.lstrip("+~").split("=")[0] == "dann.weight"]:
+        raise InputError(f"{stale[0]}: rgb+dann is a sweep; give its weights as dann.weights=[W,...] (and dann.seeds=N)")
+    # the yaml's model block holds only the keys the scale preset sets (paper: none); any other
+    # model.* key may be given too, and typed() checks it against ModelConfig
+    own = [f"++{o}" if o.startswith("model.") else o for o in own]
     cfg = typed(compose("compare", own), CompareConfig)
     return dataclasses.replace(cfg, **{key: [*getattr(cfg, key), *more] for key, more in extra.items()})
 
@@ -210,16 +264,24 @@ def heldout_set(cfg: CompareConfig, frames: int = CLIP_FRAMES) -> Dataset:
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One run of a table: ``inputs`` (plus DANN) trained on ``data`` in ``window``-frame
-    windows (None: whole clips), scored on ``test``."""
+    """One run of a table: ``inputs`` (plus DANN at ``dann_weight``) trained on ``data`` in
+    ``window``-frame windows (None: whole clips) of ``batch_size`` clips with ``seed``,
+    scored on ``test``. ``group``: the sweep it belongs to (``rgb+dann``), else ""."""
 
     table: str
     name: str
     inputs: str
-    dann: bool
     data: Dataset
     test: Dataset
     window: int | None
+    batch_size: int
+    seed: int
+    dann_weight: float | None = None
+    group: str = ""
+
+    @property
+    def dann(self) -> bool:
+        return self.dann_weight is not None
 
     @property
     def frames(self) -> int:
@@ -236,15 +298,15 @@ class RunSpec:
     def train_overrides(self, cfg: CompareConfig) -> list[str]:
         """``motionhmr train`` overrides of this run (printed, or composed in-process)."""
         out = [f"inputs={self.inputs}", f"data.path={self.data.path(cfg)}", f"data.frames={_value(self.window)}",
-               f"data.batch_size={cfg.batch_size}", f"data.workers={cfg.loader_workers}",
+               f"data.batch_size={self.batch_size}", f"data.workers={cfg.loader_workers}",
                f"optim.steps={cfg.steps}", f"optim.warmup={cfg.warmup}"]  # fmt: skip
         if self.dann:
             d = cfg.dann
-            out += [f"dann.weight={d.weight}", f"dann.real={_value(d.real)}", f"dann.grl={d.grl}"]
+            out += [f"dann.weight={self.dann_weight}", f"dann.real={_value(d.real)}", f"dann.grl={d.grl}"]
         default = ModelConfig()
         out += [f"model.{f.name}={_value(getattr(cfg.model, f.name))}" for f in dataclasses.fields(ModelConfig)
                 if getattr(cfg.model, f.name) != getattr(default, f.name)]  # fmt: skip
-        out += [f"seed={cfg.seed}", f"device={cfg.device}", f"out={self.out(cfg)}",
+        out += [f"seed={self.seed}", f"device={cfg.device}", f"out={self.out(cfg)}",
                 f"wandb.mode={cfg.wandb.mode}", f"wandb.project={cfg.wandb.project}",
                 f"wandb.group=compare-{self.table}", f"wandb.name={self.table}-{self.name}",
                 f"wandb.tags=[{','.join(self.tags)}]"]  # fmt: skip
@@ -267,27 +329,47 @@ def table_runs(cfg: CompareConfig) -> list[RunSpec]:
     runs = []
     test31 = heldout_set(cfg)
     if cfg.table in ("inputs", "all"):
+        full = train_set(cfg, "full")
         for name in INPUT_RUNS:
-            inputs, dann = name.removesuffix("+dann"), name.endswith("+dann")
-            runs.append(RunSpec("inputs", name, inputs, dann, train_set(cfg, "full"), test31, cfg.frames))
+            if name != DANN_RUN:
+                runs.append(RunSpec("inputs", name, name, full, test31, cfg.frames, cfg.batch_size, cfg.seed))
+                continue
+            inputs = name.removesuffix("+dann")
+            for weight in cfg.dann.weights:
+                for seed in range(cfg.seed, cfg.seed + cfg.dann.seeds):
+                    runs.append(RunSpec("inputs", dann_run_name(weight, seed), inputs, full, test31, cfg.frames,
+                                        cfg.batch_size, seed, dann_weight=weight, group=name))  # fmt: skip
     if cfg.table in ("data", "all"):
         for variant in VARIANTS:
-            runs.append(RunSpec("data", variant, cfg.ablation_inputs, False, train_set(cfg, variant), test31, cfg.frames))
+            runs.append(RunSpec("data", variant, cfg.ablation_inputs, train_set(cfg, variant), test31, cfg.frames,
+                                cfg.batch_size, cfg.seed))  # fmt: skip
     if cfg.table in ("frames", "all"):
         longest = max(FRAME_RUNS)
         data, test = train_set(cfg, "full", longest), heldout_set(cfg, longest)
-        for frames in FRAME_RUNS:
-            runs.append(RunSpec("frames", str(frames), cfg.ablation_inputs, False, data, test, frames))
+        for frames, batch in zip(FRAME_RUNS, cfg.frames_batch_sizes or [cfg.batch_size] * len(FRAME_RUNS)):
+            runs.append(RunSpec("frames", str(frames), cfg.ablation_inputs, data, test, frames, batch, cfg.seed))
     return runs
+
+
+def dann_run_name(weight: float, seed: int) -> str:
+    """``rgb+dann-w0.2-s0``: one run of the DANN sweep (its folder and W&B name)."""
+    return f"{DANN_RUN}-w{weight:g}-s{seed}"
 
 
 def sweep(cfg: CompareConfig) -> list[RunSpec]:
-    """The runs to do: the table(s), restricted to ``cfg.runs`` (``name`` or ``table/name``)."""
+    """The runs to do: the table(s), restricted to ``cfg.runs`` (``name`` or ``table/name``; a
+    sweep's name, ``rgb+dann``, picks all of its runs)."""
     runs = table_runs(cfg)
     if cfg.runs:
         wanted = {str(r) for r in cfg.runs}
-        runs = [r for r in runs if r.name in wanted or f"{r.table}/{r.name}" in wanted]
+        runs = [r for r in runs if wanted & _keys(r)]
     return runs
+
+
+def _keys(run: RunSpec) -> set[str]:
+    """The ``runs=`` values that pick ``run``: its name and sweep, bare or as ``table/name``."""
+    names = {n for n in (run.name, run.group) if n}
+    return names | {f"{run.table}/{n}" for n in names}
 
 
 def datasets(runs: list[RunSpec]) -> list[Dataset]:
@@ -302,10 +384,21 @@ def commands(cfg: CompareConfig, runs: list[RunSpec], overrides: list[str]) -> s
     """The sweep as shell lines: generate the data, one train line per run, then collect."""
     lines = [f"# motionhmr compare table={cfg.table} scale={cfg.scale}: {len(runs)} runs under {cfg.root}",
              "# 1. data (each line can run as a Slurm array over nodes: reruns skip finished shards)"]  # fmt: skip
-    lines += [shlex.join(["synth", "generate", *d.overrides(cfg, local=False)]) for d in datasets(runs)]
+    for d in datasets(runs):
+        what = "held-out test set, " + ABLATES[d.variant] if d.test else ABLATES[d.variant]
+        lines += [f"# {d.name}: {what}, {d.n} clips of {d.frames} frames",
+                  shlex.join(["synth", "generate", *d.overrides(cfg, local=False)])]  # fmt: skip
     lines.append("# 2. training: one line per run (a rerun resumes from out/last.pt)")
     prefix = shlex.split(cfg.command)
-    lines += [shlex.join([*prefix, "train", *r.train_overrides(cfg)]) for r in runs]
+    for i, r in enumerate(runs):
+        if r.group and (i == 0 or runs[i - 1].group != r.group):
+            members = [m for m in runs if m.group == r.group]
+            weights = ", ".join(dict.fromkeys(f"{m.dann_weight:g}" for m in members))
+            seeds = len({m.seed for m in members})
+            runs_n = f"{len(members)} run{'s' * (len(members) > 1)}"
+            lines.append(f"# {r.group}: DANN sweep, weights {weights} x {seeds} seed{'s' * (seeds > 1)} = {runs_n} "
+                         "(the table reports the best run and the mean)")  # fmt: skip
+        lines.append(shlex.join([*prefix, "train", *r.train_overrides(cfg)]))
     lines.append("# 3. scores, table and chart (on a GPU node if you can)")
     keep = [o for o in overrides if not o.startswith("launch=")]
     lines.append(shlex.join(["motionhmr", "compare", *keep, "--collect-only"]))
@@ -315,8 +408,10 @@ def commands(cfg: CompareConfig, runs: list[RunSpec], overrides: list[str]) -> s
 # -- running and collecting ----------------------------------------------------------------
 @dataclasses.dataclass
 class Result:
-    """One row of the comparison. ``metrics``: test set (``synthetic``, ``3dpw``) ->
-    ``{"pa_mpjpe", "mpjpe", "accel"}`` in mm (accel mm/frame²) plus ``clips`` scored."""
+    """One run of the comparison (or, from :func:`summarise`, a sweep's best or mean row).
+    ``metrics``: test set (``synthetic``, ``3dpw``) -> ``{"pa_mpjpe", "mpjpe", "accel"}`` in mm
+    (accel mm/frame²) plus ``clips`` scored. ``group``: the sweep of the run (``rgb+dann``),
+    ``dann_weight`` its DANN weight."""
 
     table: str
     name: str
@@ -329,6 +424,8 @@ class Result:
     out: str
     metrics: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     note: str = ""
+    group: str = ""
+    dann_weight: float | None = None
 
 
 def checkpoint_state(cfg: CompareConfig, run: RunSpec) -> int | None:
@@ -398,7 +495,8 @@ def evaluate_run(cfg: CompareConfig, run: RunSpec, step: int, allow_generate: bo
 def _result(cfg: CompareConfig, run: RunSpec, step: int | None, status: str, metrics=None, note="") -> Result:
     return Result(table=run.table, name=run.name, inputs=run.inputs + ("+dann" if run.dann else ""),
                   data=run.data.variant, frames=run.frames, steps=step or 0, target_steps=cfg.steps,
-                  status=status, out=str(run.out(cfg)), metrics=metrics or {}, note=note)  # fmt: skip
+                  status=status, out=str(run.out(cfg)), metrics=metrics or {}, note=note, group=run.group,
+                  dann_weight=run.dann_weight)  # fmt: skip
 
 
 def _status(cfg: CompareConfig, step: int | None) -> str:
@@ -451,6 +549,53 @@ def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
 
 
+def summarise(results: list[Result]) -> list[Result]:
+    """The rows of the tables and chart: ``results`` with each sweep of more than one run
+    (``rgb+dann``) replaced, in place, by two rows as the paper reports it: ``<sweep> best``,
+    the run with the lowest PA-MPJPE (on 3DPW when scored, else synthetic; its weight in the
+    name), and ``<sweep> mean``, each metric averaged over the sweep's scored runs."""
+    out, done = [], set()
+    for r in results:
+        members = [m for m in results if r.group and (m.table, m.group) == (r.table, r.group)]
+        if len(members) < 2:
+            out.append(r)
+        elif (r.table, r.group) not in done:
+            done.add((r.table, r.group))
+            out += _sweep_rows(members)
+    return out
+
+
+def _sweep_rows(members: list[Result]) -> list[Result]:
+    tests = scored_sets(members)
+    by = "3dpw" if "3dpw" in tests else (tests[0] if tests else "synthetic")
+    scored = [m for m in members if m.metrics.get(by, {}).get("pa_mpjpe") is not None]
+    statuses = {m.status for m in members}
+    status = ("finished" if statuses == {"finished"} else "partial" if statuses & {"finished", "partial"}
+              else "failed" if "failed" in statuses else "missing")  # fmt: skip
+    first, group = members[0], members[0].group
+    weights = ", ".join(dict.fromkeys(f"{m.dann_weight:g}" for m in members))
+    base = dict(table=first.table, inputs=first.inputs, data=first.data, frames=first.frames,
+                steps=min(m.steps for m in members), target_steps=first.target_steps, status=status,
+                out=str(Path(first.out).parent), group=group)  # fmt: skip
+    if not scored:
+        note = f"sweep of {len(members)} runs (weights {weights}): none scored"
+        return [Result(name=f"{group} best", **base, note=note), Result(name=f"{group} mean", **base)]
+    best = min(scored, key=lambda m: m.metrics[by]["pa_mpjpe"])
+    mean = {t: {k: sum(vals) / len(vals) for k in METRICS
+                if (vals := [m.metrics[t][k] for m in scored if m.metrics.get(t, {}).get(k) is not None])}
+            for t in tests}  # fmt: skip
+    per_weight = {}
+    for m in scored:
+        per_weight.setdefault(f"{m.dann_weight:g}", []).append(m.metrics[by]["pa_mpjpe"])
+    label = TEST_LABELS.get(by, by)
+    best_row = dataclasses.replace(best, name=f"{group} best (w={best.dann_weight:g})",
+                                   note=f"best of the {len(scored)} scored runs by {label} PA-MPJPE: weight "
+                                        f"{best.dann_weight:g} (run {best.name})")  # fmt: skip
+    mean_note = (f"mean over {len(scored)} of {len(members)} runs (weights {weights}); {label} PA-MPJPE per weight: "
+                 + ", ".join(f"{w}: {sum(v) / len(v):.1f}" for w, v in per_weight.items()))  # fmt: skip
+    return [best_row, Result(name=f"{group} mean", **base, metrics=mean, note=mean_note)]
+
+
 def scored_sets(results: list[Result]) -> list[str]:
     """The test sets scored in ``results``, synthetic first."""
     found = {t for r in results for t in r.metrics}
@@ -470,8 +615,10 @@ def _row(r: Result, columns) -> list[str]:
 
 def markdown_table(results: list[Result]) -> str:
     """One markdown table per paper table: run, inputs, data, frames, steps, then PA-MPJPE,
-    MPJPE and accel on each test set (— where a run is not trained or not scored)."""
+    MPJPE and accel on each test set (— where a run is not trained or not scored); a sweep
+    is its best and mean rows (:func:`summarise`)."""
     tests = scored_sets(results) or ["synthetic"]
+    results = summarise(results)
     columns = _columns(tests)
     head = ["run", "inputs", "data", "frames", "steps", *(c[0] for c in columns)]
     out = []
@@ -504,6 +651,7 @@ def write_chart(results: list[Result], path: str | Path, title: str = "") -> Pat
     import numpy as np
 
     plt = require_matplotlib()
+    results = summarise(results)
     tables = [t for t in TABLES if any(r.table == t for r in results)]
     tests = scored_sets(results) or ["synthetic"]
     widths = [max(2, sum(r.table == t for r in results)) for t in tables]
@@ -538,6 +686,7 @@ def write_chart(results: list[Result], path: str | Path, title: str = "") -> Pat
 def html_page(results: list[Result], png: bytes, intro: str = "") -> str:
     """A self-contained page: the chart (PNG embedded as base64) and the tables."""
     tests = scored_sets(results) or ["synthetic"]
+    results = summarise(results)
     columns = _columns(tests)
     head = ["run", "inputs", "data", "frames", "steps", *(c[0] for c in columns)]
     parts = ["<!doctype html>", '<html><head><meta charset="utf-8"><title>motionhmr compare</title>',
@@ -571,8 +720,18 @@ def describe(cfg: CompareConfig) -> str:
         windows += " (Table 3: each row's own)"
     network = f"network {', '.join(sizes)}" if sizes else "the full network"
     scored = f"{cfg.val_n} held-out synthetic clips (seed {cfg.test_seed})" + (" and 3DPW" if cfg.threedpw else "")
-    text = (f"scale={cfg.scale}: {cfg.n} training clips per dataset, {cfg.steps} steps of {cfg.batch_size} clips, "
+    batch = f"{cfg.batch_size} clips"
+    if cfg.table in ("frames", "all") and cfg.frames_batch_sizes:
+        per_length = ", ".join(f"{b} at {f} frames" for f, b in zip(FRAME_RUNS, cfg.frames_batch_sizes))
+        batch += f" (Table 3: {per_length})"
+    text = (f"scale={cfg.scale}: {cfg.n} training clips per dataset, {cfg.steps} steps of {batch}, "
             f"{windows}, {network}; every run scored on the same {scored}.")  # fmt: skip
+    if cfg.table in ("inputs", "all"):
+        d = cfg.dann
+        text += (f" rgb+dann: DANN weights {', '.join(f'{w:g}' for w in d.weights)} x {d.seeds} seed(s)"
+                 + (", reported as the best run and the mean." if len(d.weights) * d.seeds > 1 else "."))  # fmt: skip
+    if cfg.table in ("data", "all"):
+        text += " Table 2's rows are cumulative: every row after full also has no occluders."
     if cfg.scale != "paper":
         text += " At this scale the numbers only show that the pipeline runs end to end, not the paper's effect."
     return text
@@ -585,13 +744,16 @@ def output_dir(cfg: CompareConfig) -> Path:
 
 
 def write_outputs(cfg: CompareConfig, results: list[Result]) -> dict[str, Path]:
-    """``<root>/compare/<table>/``: results.json, results.md, chart.png, chart.html."""
+    """``<root>/compare/<table>/``: results.json (``runs``: every run; ``rows``: the tables'
+    rows, sweeps as best and mean), results.md, chart.png, chart.html."""
     out = output_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     intro = describe(cfg)
     paths = {"json": out / "results.json", "md": out / "results.md", "png": out / "chart.png", "html": out / "chart.html"}
+    rows = summarise(results)
     paths["json"].write_text(json.dumps({"config": to_dict(cfg), "description": intro,
-                                         "runs": [dataclasses.asdict(r) for r in results]}, indent=2))  # fmt: skip
+                                         "runs": [dataclasses.asdict(r) for r in results],
+                                         "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))  # fmt: skip
     paths["md"].write_text(f"{intro}\n\n{markdown_table(results)}")
     scored = f"{cfg.val_n} held-out synthetic clips" + (" and 3DPW" if cfg.threedpw else "")
     write_chart(results, paths["png"], title=f"motionhmr compare, scale={cfg.scale}: PA-MPJPE on {scored}")
@@ -628,6 +790,7 @@ def log_compare_wandb(cfg: CompareConfig, results: list[Result]) -> None:
     chart = output_dir(cfg) / "chart.png"
     tests = scored_sets(results) or ["synthetic"]
     columns = _columns(tests)
+    results = summarise(results)
     for table in [t for t in TABLES if any(r.table == t for r in results)]:
         rows = [r for r in results if r.table == table]
         wb = _wandb(cfg, output_dir(cfg) / f"wandb-{table}", f"compare-{table}", f"compare-{table}",

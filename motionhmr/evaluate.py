@@ -3,6 +3,16 @@
 3DPW protocol (issue 6; after HMMR's 3DPW evaluation, Kanazawa et al. 2019)
     * the official test split (:func:`motionhmr.threedpw.load_split`), every person of
       every sequence, scored on the 14 ``EVAL_JOINTS`` common to SMPL and COCO;
+    * the ground-truth joints (issue 13) are **regressed from the ground-truth mesh**: the
+      person's gendered SMPL posed with 3DPW's parameters, then HMR's cocoplus regressor
+      (:func:`motionhmr.threedpw.gt_mesh_joints`; HMMR's preparation is described in
+      :mod:`motionhmr.threedpw`). This needs ``body`` and ``regressor``; without them the
+      SMPL skeleton joints (``jointPositions``) are scored instead, with a warning, and
+      :attr:`Results.gt_joints` says which were used. With mesh joints, when ``predict_fn``
+      returns SMPL-topology vertices, the predicted joints are regressed from them by the
+      same regressor (HMMR scores ``SMPL(joint_type='cocoplus')`` joints on both sides);
+      otherwise the model's own joints are scored, with a warning that the two joint
+      definitions differ;
     * test-time keypoints are 3DPW's own OpenPose detections (``poses2d``);
     * the model runs on **every** frame; a frame with fewer than ``min_visible`` (7)
       detected keypoints (confidence > ``CONF_THRESHOLD``, over the 14 EVAL_JOINTS) is
@@ -26,7 +36,8 @@ The model side: ``predict_fn(seq, person, kp2d, conf, occluded, windows) -> join
     ``occluded`` bool ``[N]`` (feed these frames as total occlusions); ``windows`` the
     list of :class:`Window` from :func:`clip_windows`. It returns the camera-frame joints
     ``[N, 14, 3]`` in metres for **every** frame (a numpy array or CPU tensor), or a
-    :class:`TrackPrediction` that also carries SMPL vertices for PVE.
+    :class:`TrackPrediction` that also carries SMPL vertices for PVE (and, with the
+    mesh-regressed ground truth, for regressing the predicted joints the same way).
 
     Windowing contract: the network sees ``frames``-frame clips (31: 30 steps). The track
     is cut into consecutive windows ``[0, 31), [31, 62), ...``; the last one is aligned to
@@ -55,6 +66,10 @@ log = logging.getLogger(__name__)
 CLIP_FRAMES = 31
 #: A frame is scored (and not fed as a total occlusion) with at least this many detections.
 MIN_VISIBLE = 7
+_GT_JOINTS_TEXT = {
+    "mesh": "ground truth: 14 joints regressed from the SMPL mesh (the paper's protocol)",
+    "skeleton": "ground truth: SMPL skeleton joints (NOT the paper's protocol)",
+}
 METRICS: tuple[str, ...] = ("pa_mpjpe", "mpjpe", "pve", "accel")
 _HEADERS = {
     "pa_mpjpe": "PA-MPJPE (mm)",
@@ -142,6 +157,8 @@ class Results:
     people: tuple[PersonResult, ...]
     clip_frames: int = CLIP_FRAMES
     min_visible: int = MIN_VISIBLE
+    #: 3DPW: which ground-truth joints were scored, "mesh" or "skeleton"; None elsewhere.
+    gt_joints: str | None = None
 
     def mean(self, metric: str) -> float | None:
         """Mean over the people that have ``metric`` (None if none has)."""
@@ -173,9 +190,10 @@ class Results:
     def table(self) -> str:
         """A markdown table: one row per person, then the mean over people."""
         cols = ["sequence", "person", "frames", "scored", *(_HEADERS[m] for m in METRICS)]
+        gt = f"; {_GT_JOINTS_TEXT[self.gt_joints]}" if self.gt_joints else ""
         lines = [
             f"{self.dataset}: {len(self.people)} people, {self.clip_frames}-frame clips, "
-            f"scored frames have >= {self.min_visible} visible keypoints",
+            f"scored frames have >= {self.min_visible} visible keypoints{gt}",
             "",
             "| " + " | ".join(cols) + " |",
             "|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|",
@@ -248,6 +266,7 @@ def evaluate_3dpw(
     frames: int = CLIP_FRAMES,
     min_visible: int = MIN_VISIBLE,
     body=None,
+    regressor: np.ndarray | None = None,
 ) -> Results:
     """Run ``predict_fn`` on every person of ``sequences`` and score them (module docstring).
 
@@ -255,11 +274,29 @@ def evaluate_3dpw(
     ``load_split(root, "test")``). ``body``: a SMPLBody or ``{"male", "female"}`` mapping
     (:func:`~motionhmr.threedpw.gendered_smpl`) for ground-truth meshes; PVE is computed
     only when it is given and ``predict_fn`` returns vertices, else reported as n/a.
+    ``regressor``: ``[14, V]`` (:func:`~motionhmr.threedpw.load_joint_regressor`); with
+    ``body`` it selects the paper's mesh-regressed ground-truth joints, without it the
+    skeleton joints are scored (a warning; ``Results.gt_joints`` records the choice).
     """
-    from motionhmr.threedpw import gt_vertices
+    from motionhmr.threedpw import gt_mesh_joints, gt_vertices, regress_joints
 
+    if regressor is not None and body is None:
+        raise ValueError("mesh-regressed 3DPW joints need the gendered SMPL bodies (body=gendered_smpl(...))")
+    gt_joints = "skeleton" if regressor is None else "mesh"
+    if gt_joints == "skeleton":
+        log.warning(
+            "3DPW ground truth: SMPL's skeleton joints (jointPositions), NOT the paper's protocol "
+            "(14 joints regressed from the ground-truth mesh): these figures are not comparable "
+            "with published ones; give the SMPL files and HMR's cocoplus regressor for those"
+        )
     people = []
-    warned = False
+    warned: set[str] = set()
+
+    def warn_once(key: str, message: str) -> None:
+        if key not in warned:
+            log.warning(message)
+            warned.add(key)
+
     for seq in sequences:
         for person in seq.people:
             n = person.num_frames
@@ -271,16 +308,25 @@ def evaluate_3dpw(
             where = f"{seq.name} person {person.index}"
             pred, pred_vertices = _unpack(out, n, where)
             scored = ~occluded & person.valid
+            gt = person.joints3d
+            if gt_joints == "mesh":
+                gt = gt_mesh_joints(person, body, regressor)
+                if pred_vertices is not None and pred_vertices.shape[1] == regressor.shape[1]:
+                    pred = regress_joints(pred_vertices, regressor)
+                else:
+                    warn_once(
+                        "pred",
+                        "the ground truth is mesh-regressed joints but predict_fn returned no SMPL mesh to "
+                        "regress: the model's own joints are scored, a different joint definition",
+                    )
             gt_v = None
             if body is not None and pred_vertices is not None and scored.any():
                 gt_v = gt_vertices(person, body, frames=scored)
-            elif body is not None and pred_vertices is None and not warned:
-                log.warning("PVE is n/a: predict_fn returned no vertices (return a TrackPrediction)")
-                warned = True
-            people.append(
-                score_track(seq.name, person.index, pred, person.joints3d, scored, pred_vertices, gt_v)
-            )
-    return Results(dataset="3dpw", people=tuple(people), clip_frames=frames, min_visible=min_visible)
+            elif body is not None and pred_vertices is None:
+                warn_once("pve", "PVE is n/a: predict_fn returned no vertices (return a TrackPrediction)")
+            people.append(score_track(seq.name, person.index, pred, gt, scored, pred_vertices, gt_v))
+    return Results(dataset="3dpw", people=tuple(people), clip_frames=frames, min_visible=min_visible,
+                   gt_joints=gt_joints)  # fmt: skip
 
 
 def evaluate_synthetic(

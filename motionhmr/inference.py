@@ -2,12 +2,16 @@
 
 Contract
     ``Predictor.from_checkpoint(path, device="auto")`` rebuilds the network and body model
-    from the checkpoint's stored config. ``predictor(inputs)`` takes one track: its compact
+    from the checkpoint's stored config; ``predictor.contract`` is its data contract
+    (:func:`motionhmr.contract.for_inference`: what real frames must be turned into, with a
+    warning naming the assumed defaults for a checkpoint without one), which ``predict`` and
+    ``eval`` follow. ``predictor(inputs)`` takes one track: its compact
     fields (a dict: :func:`motionhmr.data.sample_to_steps`, ``RealClip.inputs`` of
     :mod:`motionhmr.realvideo`) or its stacked steps float32 ``[N-1, C, 224, 224]`` in the
     training channel layout (:mod:`motionhmr.inputs`), cuts the
     ``N`` frames into ``frames``-frame windows (:func:`motionhmr.evaluate.clip_windows`: the
-    tail window aligned to the end), runs them in batches, and returns :class:`FrameBodies`
+    tail window aligned to the end; ``frames``: the training window ``data.frames``, else the
+    contract's clip length), runs them in batches, and returns :class:`FrameBodies`
     for all ``N`` frames: every window's *current* predictions plus its last *future* one
     (the paper's test-time rule), stitched so that each frame comes from exactly one window.
 """
@@ -47,26 +51,34 @@ class FrameBodies:
 
 
 class Predictor:
-    def __init__(self, model, loss_fn, spec, device: torch.device, frames: int = CLIP_FRAMES, batch: int = 4):
+    def __init__(self, model, loss_fn, spec, device: torch.device, frames: int = CLIP_FRAMES, batch: int = 4,
+                 contract=None):  # fmt: skip
+        from motionhmr.contract import ASSUMED
+
         self.model, self.loss_fn, self.spec, self.device = model.eval(), loss_fn, spec, device
         self.body = loss_fn.body
         self.frames, self.batch = frames, batch
+        self.contract = ASSUMED if contract is None else contract
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **kwargs) -> Predictor:
+        """``kwargs``: ``frames``, ``batch``, and ``contract`` (an already resolved
+        :class:`motionhmr.contract.DataContract`, so its warnings are not logged twice)."""
         from motionhmr import checkpoint
         from motionhmr.config import from_dict
+        from motionhmr.contract import for_inference
         from motionhmr.inputs import parse_inputs
         from motionhmr.train import build, pick_device
 
         blob = checkpoint.load(path)
+        contract = kwargs.get("contract") or for_inference(blob.get("data_contract"), str(path))
         cfg = from_dict(blob["config"])
         dev = pick_device(device)
         model, loss_fn = build(cfg, dev)
         model.load_state_dict(blob["model"])
-        frames = cfg.data.frames or CLIP_FRAMES
+        frames = cfg.data.frames or contract.clip_frames or CLIP_FRAMES
         return cls(model, loss_fn, parse_inputs(cfg.inputs), dev, frames=kwargs.get("frames", frames),
-                   batch=kwargs.get("batch", 4))  # fmt: skip
+                   batch=kwargs.get("batch", 4), contract=contract)  # fmt: skip
 
     @torch.no_grad()
     def __call__(self, inputs) -> FrameBodies:

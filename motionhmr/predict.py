@@ -1,11 +1,14 @@
 """``motionhmr predict``: a trained checkpoint on a real video (or a keypoint file), offline.
 
 Contract
-    ``predict_video(ckpt, video, out)`` decodes ``video`` at ``TRAIN_HEIGHT`` (240 px tall,
-    the generator's frame height, :func:`motionhmr.realvideo.read_video`), finds one person's
-    2D keypoints with MediaPipe (:class:`motionhmr.detect.MediaPipePose`; a frame without a
-    person becomes a total occlusion, never an error), builds the training inputs
-    (:func:`motionhmr.realvideo.steps`), runs the network
+    ``predict_video(ckpt, video, out)`` follows the checkpoint's data contract
+    (:mod:`motionhmr.contract`; a checkpoint without one gets a warning and the generator's
+    old defaults): it decodes ``video`` at the training frame height (240 px by default,
+    :func:`motionhmr.realvideo.read_video`), finds one person's 2D keypoints with MediaPipe
+    (:class:`motionhmr.detect.MediaPipePose`; a frame without a person becomes a total
+    occlusion, never an error), builds the training inputs with the training flow backend and
+    ``person_px`` (:func:`motionhmr.realvideo.steps`; another ``flow`` backend than the
+    contract's is a one-line error, :func:`motionhmr.contract.choose_flow`), runs the network
     (:class:`motionhmr.inference.Predictor`) and writes into ``out/``:
 
     ``bodies.npz``   per frame (N frames):
@@ -23,7 +26,8 @@ Contract
         ``detector_found`` bool ``[N]``: MediaPipe's keypoints
         ``rendered`` bool ``[N]``: frames whose mesh is drawn in the overlay
     ``bodies.json``  the same arrays as lists (NaN -> null) plus ``meta`` (video, ckpt,
-                     inputs, fps, frames, image_size, ...) and ``agreement``.
+                     inputs, fps, frames, image_size, flow, data_contract, ...) and
+                     ``agreement``.
     ``overlay.mp4``  H.264, left: the video with the predicted mesh over it; right: the mesh
                      turned 90 degrees about the camera's vertical axis (seen from the
                      camera's left, farther from the camera is further right), root at the
@@ -65,7 +69,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from motionhmr.realvideo import CONF_THRESHOLD, DEFAULT_FLOW, MIN_VISIBLE, TRAIN_HEIGHT
+from motionhmr.realvideo import CONF_THRESHOLD, MIN_VISIBLE
 from synth.conventions import EVAL_JOINTS
 from synth.crops import CROP
 from synth.errors import InputError
@@ -118,7 +122,7 @@ def predict_video(
     out: str | Path,
     *,
     device: str = "auto",
-    flow: str = DEFAULT_FLOW,
+    flow: str | None = None,
     max_frames: int | None = None,
     start: int = 0,
     overlay: bool = True,
@@ -129,9 +133,12 @@ def predict_video(
 
     ``ckpt``: a checkpoint path or a :class:`motionhmr.inference.Predictor`. ``detector``:
     a callable ``frames -> (kp2d [N, 14, 2] px, conf [N, 14], found [N])``; default
-    :class:`motionhmr.detect.MediaPipePose`. ``overlay_height``: the overlay's panel height
-    (None: the decoded 240 px frames as they are).
+    :class:`motionhmr.detect.MediaPipePose`. ``flow``: a backend spec (``dis:medium``,
+    ``farneback``, ...); None: the checkpoint's. ``overlay_height``: the overlay's panel
+    height (None: the decoded frames as they are).
     """
+    from flow.registry import build_backend
+    from motionhmr.contract import choose_flow, of_checkpoint
     from motionhmr.realvideo import read_video, steps
 
     video = Path(video)
@@ -140,14 +147,18 @@ def predict_video(
     if max_frames is not None and max_frames < 2:
         raise InputError(f"max_frames={max_frames} must be >= 2 (one step needs two frames)")
     count = _frame_count(video, start, max_frames)
-    frames = read_video(video, TRAIN_HEIGHT, start=start, count=count)
-    predictor = _predictor(ckpt, device)
+    spec, contract = of_checkpoint(ckpt)
+    # Checked before the network is built: a wrong backend fails in a second, not a minute.
+    flow_cfg = choose_flow(contract, flow, _ckpt_name(ckpt)) if "flow" in spec else None
+    frames = read_video(video, contract.frame_height, start=start, count=count)
+    predictor = _predictor(ckpt, device, contract)
     if detector is None:
         from motionhmr.detect import MediaPipePose
 
         detector = MediaPipePose()
     kp2d, conf, found = detector(frames)
-    clip = steps(frames, kp2d, conf, predictor.spec, flow)
+    backend = build_backend(flow_cfg) if flow_cfg is not None else None
+    clip = steps(frames, kp2d, conf, predictor.spec, backend, person_px=contract.person_px)
     bodies = predictor(clip.inputs)
     kp_image = image_keypoints(bodies.kp2d_crop, clip.to_image)
     agree = agreement(kp_image, kp2d, conf, clip.occluded, clip.boxes, CONF_THRESHOLD, "MediaPipe")
@@ -158,11 +169,14 @@ def predict_video(
         "detector_found": np.asarray(found, bool), "rendered": rendered,
     }  # fmt: skip
     fps = video_fps(video)
+    if contract.fps and abs(fps / contract.fps - 1) > 0.1:
+        log.warning("%s runs at %.3g fps, %s was trained on %g fps clips: the motion between frames (and the flow) "
+                    "is %.2gx the training one", video, fps, _ckpt_name(ckpt), contract.fps, contract.fps / fps)  # fmt: skip
     meta = {
         "video": str(video), "ckpt": _ckpt_name(ckpt), "inputs": predictor.spec.name, "fps": fps,
         "frames": len(frames), "start": start, "image_size": [int(frames.shape[2]), int(frames.shape[1])],
         "detector": getattr(detector, "__name__", type(detector).__name__),
-        "flow": flow if "flow" in predictor.spec else None,
+        "flow": flow_cfg.label if flow_cfg is not None else None, "data_contract": contract.to_dict(),
         "conf_threshold": CONF_THRESHOLD, "min_visible": MIN_VISIBLE, "focal_crop_px": FOCAL,
         "units": "joints3d metres (camera frame, root-relative); kp2d_* px; image px of image_size",
     }  # fmt: skip
@@ -192,10 +206,11 @@ def predict_keypoints(
     network input :func:`motionhmr.realvideo.compact_inputs` (keypoints + indicator).
     """
     from motionhmr import keypoint_files
+    from motionhmr.contract import of_checkpoint
     from motionhmr.realvideo import detector_boxes, compact_inputs
     from synth.crops import to_crop
 
-    spec = checkpoint_inputs(ckpt)
+    spec, contract = of_checkpoint(ckpt)
     if spec.parts != ("kp",):
         raise InputError(
             f"--keypoints needs an inputs=kp checkpoint; {_ckpt_name(ckpt)} was trained on inputs={spec.name}, "
@@ -211,9 +226,9 @@ def predict_keypoints(
     occluded = visible.sum(1) < MIN_VISIBLE
     visible[occluded] = False
     width, height = track.image_size
-    boxes = detector_boxes(kp, visible, occluded, (height, width))
+    boxes = detector_boxes(kp, visible, occluded, (height, width), contract.person_px)
     inputs = compact_inputs(spec, occluded, kp2d=to_crop(kp, boxes), visible=visible)
-    predictor = _predictor(ckpt, device)
+    predictor = _predictor(ckpt, device, contract)
     bodies = predictor(inputs)
     to_image = crop_to_image_affines(boxes)
     kp_image = image_keypoints(bodies.kp2d_crop, to_image)
@@ -225,7 +240,7 @@ def predict_keypoints(
     meta = {
         "keypoints": str(keypoints), "layout": track.layout, "ckpt": _ckpt_name(ckpt), "inputs": spec.name,
         "frames": len(kp), "image_size": [width, height], "conf_threshold": keypoint_files.CONF_THRESHOLD,
-        "min_visible": MIN_VISIBLE,
+        "min_visible": MIN_VISIBLE, "data_contract": contract.to_dict(),
         "units": "joints3d metres (camera frame, root-relative); kp2d_* px; image px of image_size",
     }  # fmt: skip
     files = write_bodies(Path(out), arrays, meta, agree)
@@ -477,30 +492,11 @@ def _label(frames: np.ndarray, text: str) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def checkpoint_inputs(ckpt):
-    """The :class:`motionhmr.inputs.InputSpec` a checkpoint (path or Predictor) was trained
-    on, read without building the network (memory-mapped where possible)."""
-    import torch
-
-    from motionhmr import checkpoint
-    from motionhmr.inputs import parse_inputs
-
-    if not isinstance(ckpt, (str, Path)):
-        return ckpt.spec
-    try:
-        blob = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # noqa: BLE001 - let checkpoint.load word the error
-        blob = None
-    if not isinstance(blob, dict) or blob.get("format") != checkpoint.FORMAT:
-        blob = checkpoint.load(ckpt)  # raises the one-line InputError
-    return parse_inputs(blob.get("inputs") or blob["config"]["inputs"])
-
-
-def _predictor(ckpt, device: str):
+def _predictor(ckpt, device: str, contract=None):
     from motionhmr.inference import Predictor
 
     if isinstance(ckpt, (str, Path)):
-        return Predictor.from_checkpoint(ckpt, device)
+        return Predictor.from_checkpoint(ckpt, device, contract=contract)
     return ckpt
 
 

@@ -30,10 +30,10 @@ The procedure, step by step, and why each matches training
    Both numbers depend on the detector's confidence: 0.5 is for MediaPipe's visibility;
    OpenPose scores (3DPW's ``poses2d``) use HMMR's 0.1,
    :data:`motionhmr.keypoint_files.CONF_THRESHOLD`, as :mod:`motionhmr.evaluate` does.
-3. Boxes: :func:`synth.crops.person_boxes` (the generator's code: a square around the
-   keypoints whose larger extent becomes ``person_px`` = 150 of the 224 crop, HMR's
+3. Boxes: :func:`synth.crops.detector_boxes`, the generator's own rule (a square around
+   the keypoints whose larger extent becomes ``person_px`` = 150 of the 224 crop, HMR's
    procedure) on each frame's *visible* keypoints, without jitter (jitter is a training
-   augmentation). Occluded frames get boxes linearly interpolated from the nearest
+   augmentation); the generator applies it to its randomised input visibility. Occluded frames get boxes linearly interpolated from the nearest
    unoccluded frames (held constant before the first / after the last), so the paired
    boxes of flow still follow the person; a video with no usable frame at all gets
    :func:`centre_box`.
@@ -70,7 +70,8 @@ import torch.utils.data
 from motionhmr.data import from_crop
 from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from synth.conventions import EVAL_JOINTS
-from synth.crops import CROP, PERSON_PX, box_affine, crop_image, paired_crops, person_boxes, to_crop
+from synth.crops import CROP, PERSON_PX, box_affine, centre_box, crop_image, paired_crops, to_crop
+from synth.crops import detector_boxes as _detector_boxes
 from synth.errors import InputError, MissingDependency
 
 log = logging.getLogger(__name__)
@@ -270,26 +271,14 @@ def detector_boxes(
     frame_hw: tuple[int, int],
     person_px: float = PERSON_PX,
 ) -> np.ndarray:
-    """float32 ``[N, 3]`` (cx, cy, side) image px: :func:`synth.crops.person_boxes` (no
-    jitter) of each unoccluded frame's visible keypoints; occluded frames interpolated
-    linearly in time between the nearest unoccluded ones, held at the ends;
-    :func:`centre_box` everywhere when no frame is usable."""
-    n = len(kp2d)
-    good = np.flatnonzero(~np.asarray(occluded, bool))
-    if good.size == 0:
-        return np.tile(centre_box(*frame_hw), (n, 1))
-    measured = np.stack([person_boxes(kp2d[t][visible[t]][None], None, person_px)[0] for t in good])
-    frames = np.arange(n)
-    boxes = np.stack([np.interp(frames, good, measured[:, k]) for k in range(3)], axis=1)
-    return boxes.astype(np.float32)
-
-
-def centre_box(height: int, width: int) -> np.ndarray:
-    """float32 ``[3]``: the frame's central square, side ``min(height, width)``.
-
-    An approximation for when no keypoints are known: it puts a person who is about 2/3 of
-    the frame tall (150 / 224) at the training scale, and centred people in the middle."""
-    return np.array([(width - 1) / 2, (height - 1) / 2, min(height, width)], np.float32)
+    """float32 ``[N, 3]`` (cx, cy, side) image px: the generator's box rule,
+    :func:`synth.crops.detector_boxes` (no jitter), on each unoccluded frame's visible
+    keypoints; occluded frames interpolated linearly in time between the nearest unoccluded
+    ones, held at the ends; :func:`centre_box` everywhere when no frame is usable."""
+    shown = np.asarray(visible, bool) & ~np.asarray(occluded, bool)[:, None]
+    # min_visible=1: the caller's own rule (min_visible of steps) already emptied the
+    # occluded frames, so every frame with a keypoint left is one the caller boxes.
+    return _detector_boxes(kp2d, shown, frame_hw, person_px, min_visible=1)
 
 
 def crop_to_image(points: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -24,16 +24,56 @@ per-person entries are lists with one item per person:
 ``poses_60Hz``, ``trans_60Hz`` are present in the files and unused here.
 
 3DPW's camera frame is OpenCV's (x right, y down, z forward), the suite's camera frame
-(:mod:`synth.conventions`), so camera-frame joints need no axis change. Ground-truth 3D
-joints are SMPL's own 24 skeleton joints, mapped to ``EVAL_JOINTS`` through
-:data:`synth.motion.smpl_skeleton.CANONICAL`; 2D detections are mapped by
-:func:`motionhmr.keypoint_files.to_eval_joints` (layout ``openpose18``).
+(:mod:`synth.conventions`), so camera-frame joints need no axis change. 2D detections are
+mapped to ``EVAL_JOINTS`` by :func:`motionhmr.keypoint_files.to_eval_joints` (layout
+``openpose18``).
+
+Ground-truth 3D joints: two sources
+    ``mesh`` (the paper's protocol, :func:`gt_mesh_joints`): 14 joints regressed from the
+    ground-truth SMPL mesh with HMR's "cocoplus" regressor, as HMMR prepared 3DPW.
+    ``skeleton`` (:attr:`Person.joints3d`): SMPL's own skeleton joints (``jointPositions``)
+    mapped through :data:`synth.motion.smpl_skeleton.CANONICAL`. They are other points
+    (SMPL's "head" joint is mid-skull, LSP's is the head top; hips, neck and ankles differ
+    too), so figures on them are not comparable with published ones. It needs no SMPL files.
+
+What HMMR's preparation does (akanazawa/human_dynamics, commits f3d3c6b and 67bc2be:
+``src/datasets/threedpw/compute_neutral_shape.py``, ``src/datasets/3dpw_to_tfrecords_video.py``,
+``src/datasets/make_test_tfrecords.py``, ``src/datasets/common.py`` ``read_from_example``,
+``src/evaluation/eval.py``, ``src/evaluation/eval_util.py``, ``src/tf_smpl/batch_smpl.py``,
+``src/util/smooth_bbox.py``)
+    * Model: the **gendered** SMPL v1.0.0 models (``basicmodel_m_lbs_10_207_0_v1.0.0.pkl``,
+      ``basicModel_f_lbs_10_207_0_v1.0.0.pkl``), chosen by ``genders`` ``'m'``/``'f'``.
+    * Parameters: ``betas[:10]`` and, per frame, the **full 72-value** ``poses`` (root
+      orientation in world, the 21 body joints and SMPL's two hand joints); no ``trans``.
+    * Regressor: ``cocoplus_regressor`` of ``models/neutral_smpl_with_cocoplustoesankles_reg.pkl``
+      (HMR's ``neutral_smpl_with_cocoplus_reg.pkl`` holds the 19-row original: a scipy sparse
+      ``[19, 6890]``), applied to the posed 6890 vertices (``regressor.dot(verts)``), stored
+      as ``joints_gendered``. Rows 0-13 are LSP's 14 joints in ``EVAL_JOINTS`` order (right
+      ankle, knee, hip, left hip, knee, ankle, right wrist, elbow, shoulder, left shoulder,
+      elbow, wrist, neck, head top); 14-18 are nose, eyes and ears, and the "toesankles"
+      file appends 6 foot points. Evaluation keeps the first 14 (``gt3ds[:, :14]``).
+    * Camera frame: no translation; each frame's joints are rotated by the camera rotation
+      about their own centroid (``R (X - mu) + mu``), so only the orientation matches the
+      camera frame. Every metric (pelvis-aligned MPJPE, PA-MPJPE, pelvis-aligned
+      acceleration) is blind to a per-frame translation, so the full camera frame used here
+      (``R_cam X_world + t_cam``) gives the same numbers.
+    * Frames: the track is cut to the span from the first to the last frame with any
+      keypoint above confidence 0.1 (``get_smooth_bbox_params``); a frame is scored when
+      ``sum(vis[:14]) > min_visible`` (6). ``campose_valid`` is not read. (This module's
+      reader and :mod:`motionhmr.evaluate` keep every frame and score by their own rule.)
+    * PVE (test split only) poses a neutral SMPL with ``betas_neutral``, betas fitted to the
+      gendered T-pose mesh by ``compute_neutral_shape.py``.
+
+:func:`gt_mesh_joints` does the same with the user's gendered SMPL through ``smplx``:
+``betas`` up to the model's count (10 for SMPL v1.0), all 24 joint rotations (hands too),
+then :func:`load_joint_regressor`'s rows for ``EVAL_JOINTS``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,6 +97,25 @@ PER_PERSON_KEYS: tuple[str, ...] = (
 SMPL_TO_EVAL: tuple[int, ...] = tuple(CANONICAL[name] for name in EVAL_JOINTS)
 SMPL_JOINTS = 24
 DOWNLOAD_HINT = "download 3DPW from https://virtualhumans.mpi-inf.mpg.de/3DPW/"
+#: Ground-truth joint sources (module docstring): ``mesh`` is the paper's protocol.
+GT_JOINTS: tuple[str, ...] = ("mesh", "skeleton")
+#: The rows of HMR's cocoplus regressor: LSP's 14 joints, then nose, eyes and ears.
+COCOPLUS_JOINTS: tuple[str, ...] = (
+    "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle",
+    "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+    "neck", "head", "nose", "l_eye", "r_eye", "l_ear", "r_ear",
+)  # fmt: skip
+#: Cocoplus row of each EVAL_JOINTS entry: (0, 1, ..., 13), LSP order on both sides.
+COCOPLUS_TO_EVAL: tuple[int, ...] = tuple(COCOPLUS_JOINTS.index(name) for name in EVAL_JOINTS)
+#: Regressor row counts accepted: 14 (LSP only), 19 (HMR's cocoplus), 25 (HMMR's
+#: "cocoplustoesankles": 6 foot points appended). Others (SMPL's 24-row J_regressor,
+#: SPIN's 17-row H36M one) order their joints differently and are refused.
+REGRESSOR_ROWS: tuple[int, ...] = (14, 19, 25)
+REGRESSOR_KEY = "cocoplus_regressor"
+REGRESSOR_HINT = (
+    "give HMR's cocoplus regressor with data.regressor=: neutral_smpl_with_cocoplus_reg.pkl "
+    "(key 'cocoplus_regressor') or that [19, 6890] array saved as .npy/.npz"
+)
 _GENDERS = {"m": "male", "f": "female", "male": "male", "female": "female"}
 
 
@@ -70,7 +129,9 @@ class Person:
         ``joints3d_world`` ``[N, 24, 3]`` SMPL joints, world m; ``kp2d`` ``[N, 18, 3]``
         OpenPose COCO-18 (x, y, conf) pixels; ``valid`` ``[N]`` bool (campose_valid).
     Derived at load:
-        ``joints3d`` ``[N, 14, 3]`` float64 EVAL_JOINTS, camera frame, metres;
+        ``joints3d`` ``[N, 14, 3]`` float64 EVAL_JOINTS, camera frame, metres, from SMPL's
+        skeleton joints (the ``skeleton`` ground truth; the paper's ``mesh`` joints need
+        SMPL files and are made by :func:`gt_mesh_joints`);
         ``kp_eval`` ``[N, 14, 2]`` float32 pixels and ``kp_conf`` ``[N, 14]`` float32, the
         detections in EVAL_JOINTS order; ``cam_poses`` ``[N, 4, 4]`` the sequence's
         world-to-camera poses (the same array as :attr:`Sequence.cam_poses`).
@@ -251,7 +312,7 @@ def world_to_camera(points: np.ndarray, cam_poses: np.ndarray) -> np.ndarray:
     return np.einsum("nij,npj->npi", rot, points) + t[:, None]
 
 
-# -- meshes (PVE) --------------------------------------------------------------------------
+# -- meshes (PVE) and mesh joints ----------------------------------------------------------
 
 
 def gt_vertices(person: Person, body, frames: np.ndarray | None = None, chunk: int = 256) -> np.ndarray:
@@ -264,12 +325,51 @@ def gt_vertices(person: Person, body, frames: np.ndarray | None = None, chunk: i
 
     The root orientation is taken into the camera (``R_cam @ R_root``), the 21 body
     joints keep their local rotations (SMPL's two hand joints stay at rest, as in the
-    suite's SMPL backend), and the pelvis is placed at the ground-truth pelvis
-    (``jointPositions`` joint 0) in the camera frame.
+    suite's SMPL backend, so the mesh compares with the suite's predicted meshes), and
+    the pelvis is placed at the ground-truth pelvis (``jointPositions`` joint 0) in the
+    camera frame.
     """
-    import roma
-    import torch
+    parts = list(_posed_vertices(person, _pick_body(person, body), frames, chunk, hands=False))
+    return np.concatenate(parts) if parts else np.zeros((0, 0, 3))
 
+
+def gt_mesh_joints(
+    person: Person, body, regressor: np.ndarray, frames: np.ndarray | None = None, chunk: int = 256
+) -> np.ndarray:
+    """The paper's ground-truth joints ``[F, 14, 3]`` float64, EVAL_JOINTS order, camera
+    frame, metres: ``regressor @ vertices`` of the person's posed gendered SMPL mesh.
+
+    ``body`` as for :func:`gt_vertices` (SMPL model files, ``model_type`` smpl);
+    ``regressor`` ``[14, V]`` from :func:`load_joint_regressor`; ``frames`` selects frames.
+    As HMMR's ``compute_neutral_shape.py`` (module docstring), the mesh is posed with all
+    24 joint rotations of ``poses``, hands included, and ``betas`` (as many as the model
+    has). It is placed in the camera frame as in :func:`gt_vertices`.
+    """
+    body = _pick_body(person, body)
+    if getattr(body, "model_type", "smpl") != "smpl":
+        raise InputError(
+            f"3DPW's ground truth is SMPL: the mesh joints need SMPL model files, not {body.model_type}"
+        )
+    regressor = np.asarray(regressor, dtype=np.float64)
+    if regressor.ndim != 2 or regressor.shape[0] != len(EVAL_JOINTS):
+        raise ValueError(f"regressor must be [14, V] (load_joint_regressor), got {list(regressor.shape)}")
+    n_vertices = int(body.model.v_template.shape[0])
+    if regressor.shape[1] != n_vertices:
+        raise InputError(
+            f"the joint regressor has {regressor.shape[1]} columns but the {person.gender} SMPL "
+            f"mesh has {n_vertices} vertices; {REGRESSOR_HINT}"
+        )
+    # chunk by chunk: a 1,800-frame track's meshes alone would take 300 MB
+    parts = [regress_joints(v, regressor) for v in _posed_vertices(person, body, frames, chunk, hands=True)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(EVAL_JOINTS), 3))
+
+
+def regress_joints(vertices: np.ndarray, regressor: np.ndarray) -> np.ndarray:
+    """``[F, V, 3]`` meshes -> ``[F, 14, 3]`` joints with a ``[14, V]`` regressor."""
+    return np.einsum("jv,fvc->fjc", np.asarray(regressor, np.float64), np.asarray(vertices, np.float64))
+
+
+def _pick_body(person: Person, body):
     if isinstance(body, Mapping):
         if person.gender not in body:
             raise InputError(
@@ -278,8 +378,18 @@ def gt_vertices(person: Person, body, frames: np.ndarray | None = None, chunk: i
         body = body[person.gender]
     if getattr(body, "name", None) != "smpl":
         raise InputError(
-            f"PVE needs the smpl body backend (SMPL's mesh), not {getattr(body, 'name', body)!r}"
+            f"3DPW's ground-truth mesh needs the smpl body backend (SMPL's mesh), "
+            f"not {getattr(body, 'name', body)!r}"
         )
+    return body
+
+
+def _posed_vertices(person: Person, body, frames, chunk: int, hands: bool):
+    """Yields ``[<=chunk, V, 3]`` float64 camera-frame vertices of the selected frames, in
+    order; ``hands``: pose SMPL's hand joints (22, 23) too."""
+    import roma
+    import torch
+
     idx = np.arange(person.num_frames)
     if frames is not None:
         idx = idx[np.asarray(frames)]
@@ -292,21 +402,127 @@ def gt_vertices(person: Person, body, frames: np.ndarray | None = None, chunk: i
     given = person.betas[: body.shape_dim]
     shape[: given.size] = given
     n_local = body.skeleton.num_joints - 1
-    out = []
     with torch.no_grad():
         for s in range(0, len(idx), chunk):
             sl = slice(s, s + chunk)
             b = rot[sl].shape[0]
-            res = body(
-                rot[sl, 1 : 1 + n_local].float(),
-                torch.as_tensor(shape, dtype=torch.float32).expand(b, -1),
-                orient[sl].float(),
-                torch.as_tensor(pelvis[sl], dtype=torch.float32),
-            )
-            out.append(res.vertices.double().cpu().numpy())
-    if not out:
-        return np.zeros((0, 0, 3))
-    return np.concatenate(out)
+            betas = torch.as_tensor(shape, dtype=torch.float32).expand(b, -1)
+            root = torch.as_tensor(pelvis[sl], dtype=torch.float32)
+            if hands:
+                yield _smpl_full_pose(body, rot[sl, 1:].float(), betas, orient[sl].float(), root)
+            else:
+                res = body(rot[sl, 1 : 1 + n_local].float(), betas, orient[sl].float(), root)
+                yield res.vertices.double().cpu().numpy()
+
+
+def _smpl_full_pose(body, local, betas, orient, root) -> np.ndarray:
+    """SMPL's mesh with all 23 local rotations ``local`` ``[B, 23, 3, 3]`` (the suite's
+    backend keeps the hands at rest, so this calls its smplx layer directly), the root
+    joint moved to ``root`` ``[B, 3]`` as the backend does."""
+    layer = body.model
+    dtype = layer.shapedirs.dtype
+    out = layer(betas=betas.to(dtype), body_pose=local.to(dtype), global_orient=orient.to(dtype), pose2rot=False)
+    vertices = out.vertices - out.joints[:, :1] + root.to(dtype)[:, None]
+    return vertices.double().cpu().numpy()
+
+
+def load_joint_regressor(path: str | Path) -> np.ndarray:
+    """HMR's cocoplus joint regressor -> ``[14, V]`` float64, rows in ``EVAL_JOINTS`` order.
+
+    ``path``: a ``.pkl`` holding a dict with ``'cocoplus_regressor'`` (HMR's
+    ``neutral_smpl_with_cocoplus_reg.pkl``, HMMR's ``..._cocoplustoesankles_reg.pkl``; the
+    chumpy arrays such files may hold are skipped, chumpy is not needed), a ``.npy`` array,
+    or a ``.npz`` with a ``cocoplus_regressor`` entry or a single array. The array is
+    ``[R, V]`` (or its transpose), R one of :data:`REGRESSOR_ROWS`, dense or scipy sparse.
+    InputError, one line, for anything else.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"joint regressor file not found: {path}; {REGRESSOR_HINT}")
+    if path.suffix == ".pkl":
+        value = _regressor_from_pickle(path)
+    elif path.suffix in (".npy", ".npz"):
+        value = _regressor_from_numpy(path)
+    else:
+        raise InputError(f"{path}: a joint regressor must be a .pkl, .npy or .npz file; {REGRESSOR_HINT}")
+    if hasattr(value, "toarray"):  # scipy sparse, as HMR stores it
+        value = value.toarray()
+    try:
+        reg = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        kind = type(value).__name__
+        raise InputError(f"{path}: the joint regressor is a {kind}, not an array; {REGRESSOR_HINT}") from None
+    if reg.ndim == 2 and reg.shape[0] not in REGRESSOR_ROWS and reg.shape[1] in REGRESSOR_ROWS:
+        reg = reg.T  # stored [V, R], as HMR's TensorFlow code transposes it
+    if reg.ndim != 2 or reg.shape[0] not in REGRESSOR_ROWS or reg.shape[1] < 1:
+        raise InputError(
+            f"{path}: the joint regressor has shape {list(reg.shape)}, expected [19, 6890] "
+            f"(rows {'/'.join(map(str, REGRESSOR_ROWS))}, LSP's 14 joints first); {REGRESSOR_HINT}"
+        )
+    if not np.isfinite(reg).all():
+        raise InputError(f"{path}: the joint regressor holds non-finite values; {REGRESSOR_HINT}")
+    return reg[list(COCOPLUS_TO_EVAL)].copy()
+
+
+class _Inert:
+    """Stands in for any chumpy object while unpickling: keeps nothing."""
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _NoChumpyUnpickler(pickle.Unpickler):
+    # SMPL-family pickles store some arrays as chumpy objects, and chumpy does not install
+    # on Python 3.11; the regressor is a numpy or scipy array, so the rest may stay inert.
+    def find_class(self, module, name):
+        if module.split(".")[0] == "chumpy":
+            return _Inert
+        return super().find_class(module, name)
+
+
+def _regressor_from_pickle(path: Path):
+    try:
+        with open(path, "rb") as f:
+            data = _NoChumpyUnpickler(f, encoding="latin1").load()  # Python 2 pickles
+    except ModuleNotFoundError as e:
+        raise InputError(f"reading {path} needs the module '{e.name}': install it; {REGRESSOR_HINT}") from None
+    except Exception as e:  # any unreadable user file is an input problem
+        raise InputError(f"{path} could not be unpickled ({_one_line(e)}); {REGRESSOR_HINT}") from None
+    if not isinstance(data, Mapping) or REGRESSOR_KEY not in data:
+        if isinstance(data, Mapping):
+            what = f"keys {', '.join(sorted(map(str, data))[:8])}"
+        else:
+            what = f"a {type(data).__name__}"
+        raise InputError(f"{path} has no '{REGRESSOR_KEY}' entry (it holds {what}); {REGRESSOR_HINT}")
+    value = data[REGRESSOR_KEY]
+    if isinstance(value, _Inert):
+        raise InputError(f"{path}: its '{REGRESSOR_KEY}' is a chumpy object; {REGRESSOR_HINT}")
+    return value
+
+
+def _regressor_from_numpy(path: Path):
+    if path.suffix == ".npz" and not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not a valid .npz archive; {REGRESSOR_HINT}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as e:  # any unreadable user file is an input problem
+        raise InputError(f"{path} could not be read ({_one_line(e)}); {REGRESSOR_HINT}") from None
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded as npz:
+        if REGRESSOR_KEY in npz.files:
+            return npz[REGRESSOR_KEY]
+        if len(npz.files) == 1:
+            return npz[npz.files[0]]
+        raise InputError(
+            f"{path} holds {', '.join(npz.files)} and no '{REGRESSOR_KEY}' entry; {REGRESSOR_HINT}"
+        )
 
 
 def gendered_smpl(model_path: str | Path, num_betas: int = 10) -> dict:

@@ -8,7 +8,9 @@ ranks, see :mod:`motionhmr.data`). On CUDA the network runs under bf16 autocast;
 model and the losses always run in float32. ``<out>/last.pt`` is rewritten every
 ``ckpt_every`` steps and at the end, and a rerun with the same ``out`` continues from it:
 same weights, optimizer, schedule, RNG state and data position, so with
-``deterministic=true`` the resumed run's next loss is the uninterrupted run's.
+``deterministic=true`` the resumed run's next loss is the uninterrupted run's. Every
+checkpoint carries the training shards' data contract (:mod:`motionhmr.contract`, read from
+their ``generate.yaml`` at start-up), which inference follows.
 """
 
 from __future__ import annotations
@@ -224,13 +226,14 @@ def train(cfg: TrainConfig) -> dict:
     spec = parse_inputs(cfg.inputs)
     out = Path(cfg.out)
     seed_everything(cfg.seed + rank, cfg.deterministic)
+    contract = data_contract(cfg) if rank == 0 else None
     model, loss_fn = build(cfg, device, start_pose(cfg, out))
     if cfg.memory_check:
         from motionhmr import memory
 
         memory.check(cfg, model, loss_fn, device)  # one line now, rather than the OOM killer's silence later
     optimizer, scheduler = make_optimizer(cfg, model)
-    step = resume(cfg, out, model, optimizer, scheduler)
+    step = resume(cfg, out, model, optimizer, scheduler, contract)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     config = to_dict(cfg)
@@ -257,18 +260,20 @@ def train(cfg: TrainConfig) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}", clips_s=f"{rate:.2f}")
             if rank == 0:
-                periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, device, dtype, metrics, out)
+                periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, device, dtype, metrics, out,
+                         contract)  # fmt: skip
             if step >= cfg.optim.steps:
                 break
     bar.close()
     if rank == 0:
-        checkpoint.save(out / "last.pt", model, optimizer, scheduler, step, config)
+        checkpoint.save(out / "last.pt", model, optimizer, scheduler, step, config, contract)
         run.summary({k: v for k, v in metrics.items()})
     run.finish()
     return {"step": step, "out": str(out), **metrics}
 
 
-def periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, device, dtype, metrics, out) -> None:
+def periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, device, dtype, metrics, out,
+             contract=None) -> None:  # fmt: skip
     """Rank 0's logging, validation, images and checkpoints after ``step``."""
     net = model.module if hasattr(model, "module") else model
     if step % cfg.log_every == 0 or step == 1:
@@ -282,7 +287,7 @@ def periodic(cfg, step, run, model, loss_fn, optimizer, scheduler, batch, spec, 
     if cfg.image_every and step % cfg.image_every == 0:
         run.images("train/joints", joint_images(net, loss_fn, batch, spec), step)
     if cfg.ckpt_every and step % cfg.ckpt_every == 0:
-        checkpoint.save(out / "last.pt", net, optimizer, scheduler, step, to_dict(cfg))
+        checkpoint.save(out / "last.pt", net, optimizer, scheduler, step, to_dict(cfg), contract)
 
 
 #: Validation figures per step, one JSON object a line (the learning curve; W&B has the same).
@@ -310,6 +315,18 @@ def _trained_minutes(out: Path) -> float:
         return 0.0
 
 
+def data_contract(cfg: TrainConfig) -> dict:
+    """The training shards' data contract as the checkpoint stores it (:mod:`motionhmr.contract`:
+    read from ``data.path/generate.yaml`` and the first sample's meta.json)."""
+    from motionhmr.contract import read_contract
+    from motionhmr.data import shard_list
+
+    shard_list(cfg.data.path)  # no shards: the loader's one-line error (with its hint) first
+    contract = read_contract(cfg.data.path)
+    log.info("data contract of %s (from %s): %s", cfg.data.path, contract.source, contract.describe())
+    return contract.to_dict()
+
+
 def start_pose(cfg: TrainConfig, out: Path) -> torch.Tensor | None:
     """IEF's start pose for a new run with ``model.init_pose=data``: the per-joint mean local
     rotation of the training clips (:func:`motionhmr.data.training_poses`). None for
@@ -325,8 +342,10 @@ def start_pose(cfg: TrainConfig, out: Path) -> torch.Tensor | None:
     return pose
 
 
-def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler) -> int:
-    """Restore from ``cfg.resume`` (``auto``: ``out/last.pt`` if present); the step to go on from."""
+def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler, contract: dict | None = None) -> int:
+    """Restore from ``cfg.resume`` (``auto``: ``out/last.pt`` if present); the step to go on from.
+    Shards whose data contract differs from the checkpoint's are a warning naming the fields
+    (fine-tuning on other data is allowed; the checkpoints from here on carry the new one)."""
     from synth.errors import InputError
 
     path = out / "last.pt" if cfg.resume == "auto" else (Path(cfg.resume) if cfg.resume else None)
@@ -340,6 +359,13 @@ def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler) -> int:
     if differ:
         raise InputError(f"{path} holds another network ({', '.join(f'model.{k}={theirs.get(k)}' for k in differ)}); "
                          f"use those settings or another out=")  # fmt: skip
+    if contract and blob.get("data_contract"):
+        from motionhmr.contract import DataContract, differences
+
+        changed = differences(DataContract.from_dict(blob["data_contract"]), DataContract.from_dict(contract))
+        if changed:
+            log.warning("%s was trained on shards with another data contract (%s); these checkpoints will carry the "
+                        "new one", path, ", ".join(changed))  # fmt: skip
     model.load_state_dict(blob["model"])
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])

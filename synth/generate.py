@@ -1,9 +1,18 @@
 """The generator: one synthetic training clip per global index (paper, Sec. 3.1, App. A-B).
 
 ``ClipGenerator(cfg).make(index)`` -> :class:`synth.shards.schema.Sample`. Every random
-choice draws from ``np.random.default_rng([cfg.seed, index])``, so a clip is a pure
-function of (config, seed, index): any worker can make any clip, and a rerun makes the
-same bytes. Stages, in order (``timings`` accumulates seconds per stage):
+choice draws from a stream ``np.random.default_rng([cfg.seed, index, STREAMS[name]])``, so a
+clip is a pure function of (config, seed, index): any worker can make any clip, and a rerun
+makes the same bytes.
+
+**One independent stream per kind of choice** (:data:`STREAMS`), so that two datasets made
+with one seed differ only in what they ablate: with ``occluders.enabled=false`` the occluder
+draws nothing, and every other choice (background window, motion, body, clothing, view,
+total-occlusion span, detector noise, crop jitter) is the full dataset's. (Schema 1 drew all
+of them from one stream in order, so the no-occluder ablation also got other total
+occlusions, keypoint noise and crop jitter.)
+
+Stages, in order (``timings`` accumulates seconds per stage):
 
 1. ``decode``       a 31-frame background clip, resized/cropped to 240x320
 2. ``tracking``     its camera motion: median flow, integrated from the centre frame
@@ -13,7 +22,9 @@ same bytes. Stages, in order (``timings`` accumulates seconds per stage):
                     person and leaves >= 7 of 14 keypoints visible on average)
 5. ``composite``    person over background, cut by the occluder; a total-occlusion span;
                     keypoint visibility, then detector-style randomisation
-6. ``crops``        224x224 person boxes, 150 px tall, jittered; paired boxes for flow
+6. ``crops``        224x224 boxes around the keypoints the detector reports (the input
+                    visibility), 150 px tall, jittered (:func:`synth.crops.detector_boxes`,
+                    the rule test-time video uses); paired boxes for flow
 7. ``flow``         flow on the paired boxes (``flow.backend``)
 8. ``encode``       (in the writer) JPEG / 16-bit PNG / npz
 """
@@ -33,6 +44,17 @@ from synth.shards.schema import SCHEMA_VERSION, Sample, key_of
 log = logging.getLogger(__name__)
 
 STAGES = ("decode", "tracking", "body_render", "slic", "composite", "crops", "flow", "encode")
+#: The independent random streams of one clip (module docstring). Never renumber: the
+#: numbers are part of what makes (seed, index) give the same clip.
+STREAMS = {
+    "background": 0, "motion": 1, "appearance": 2, "camera": 3, "occluder": 4,
+    "total_occlusion": 5, "keypoints": 6, "crops": 7,
+}  # fmt: skip
+
+
+def stream(seed: int, index: int, name: str) -> np.random.Generator:
+    """The random stream ``name`` of clip ``index`` (:data:`STREAMS`)."""
+    return np.random.default_rng([seed, index, STREAMS[name]])
 
 
 @dataclasses.dataclass
@@ -93,40 +115,46 @@ class ClipGenerator:
         import torch
 
         from synth.appearance import sample_appearance, sample_lighting
-        from synth.crops import crop_image, paired_crops, person_boxes, to_crop
+        from synth.crops import crop_image, detector_boxes, paired_crops, to_crop
         from synth.keypoints import detector_visibility, true_visibility
         from synth.occluders import random_occlusion
         from synth.tracking import camera_offsets
 
         cfg, t_len = self.cfg, self.cfg.frames
-        rng = np.random.default_rng([cfg.seed, index])
+        rng = {name: stream(cfg.seed, index, name) for name in STREAMS}
         with self._stage("decode"):
-            bg = self.backgrounds.sample(rng, t_len, static=cfg.background.mode == "static")
+            bg = self.backgrounds.sample(rng["background"], t_len, static=cfg.background.mode == "static")
         with self._stage("tracking"):
             camera_xy = camera_offsets(bg.frames, cfg.background.mode, self.tracker, cfg.background.tracking_scale)
         with self._stage("body_render"), torch.no_grad():
-            clip_name, motion = self._motion(rng)
+            clip_name, motion = self._motion(rng["motion"])
             posed = motion.posed(self.body)
             rest = self.body.rest(motion.shape[None]).vertices[0].numpy()
-            colors = sample_appearance(rng, rest, self.parts)
-            cams = self._cameras(rng, posed.joints.numpy(), camera_xy)
-            out = self.renderer.render(
-                posed.vertices.numpy(), self.faces, colors, posed.eval_joints.numpy(), cams, sample_lighting(rng)
-            )
+            colors = sample_appearance(rng["appearance"], rest, self.parts)
+            cams = self._cameras(rng["camera"], posed.joints.numpy(), camera_xy)
+            light = sample_lighting(rng["appearance"])
+            out = self.renderer.render(posed.vertices.numpy(), self.faces, colors, posed.eval_joints.numpy(), cams, light)
         with self._stage("slic"):
-            occ = random_occlusion(bg.frames, camera_xy, out.mask, out.joints_2d, out.joints_visible, rng, cfg.occluders)
+            occ = random_occlusion(
+                bg.frames, camera_xy, out.mask, out.joints_2d, out.joints_visible, rng["occluder"], cfg.occluders
+            )
             occ_mask = occ.mask if occ.kept else np.zeros_like(out.mask)
         with self._stage("composite"):
             person = out.mask & ~occ_mask
             comp = np.where(person[..., None], out.rgba[..., :3], bg.frames)
-            total = self._total_occlusion(rng, t_len)
+            total = self._total_occlusion(rng["total_occlusion"], t_len)
             visible = true_visibility(out.joints_visible, out.joints_2d, occ_mask, total)
+            kp = cfg.keypoints
             input_visible = detector_visibility(
-                visible, total, rng, p_unhide_legs=cfg.keypoints.p_unhide_legs, p_flip=cfg.keypoints.p_flip
+                visible, total, rng["keypoints"], p_unhide_legs=kp.p_unhide_legs, p_flip=kp.p_flip
             )
         with self._stage("crops"):
             c = cfg.crop
-            boxes = person_boxes(out.joints_2d, rng, c.person_px, c.size, c.center_jitter, c.scale_jitter)
+            # the keypoints a detector would report: the randomised input visibility
+            boxes = detector_boxes(
+                out.joints_2d, input_visible, comp.shape[1:3], c.person_px, c.size,
+                rng=rng["crops"], center_jitter=c.center_jitter, scale_jitter=c.scale_jitter,
+            )  # fmt: skip
             rgb = np.stack([crop_image(f, b, c.size) for f, b in zip(comp, boxes)])
             occ_crop = np.stack([crop_image(m.astype(np.uint8), b, c.size, nearest=True) for m, b in zip(occ_mask, boxes)])
             pairs = paired_crops(comp, boxes, c.size)

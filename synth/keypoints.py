@@ -3,11 +3,17 @@
 True visibility ``[T, J]`` comes from the renderer (outside the frame, or >= 20 cm behind
 the body surface), the occluder and the totally occluded frames. The *input* visibility,
 which decides which heatmaps the network sees, then imitates real detectors' failures:
-1. leg keypoints (ankles, knees, hips) that are hidden are shown anyway with p = 0.5, since
-   detectors hallucinate legs they cannot see;
-2. every flag, visible or hidden, is flipped with p = 0.05.
-Both draws are per frame and per keypoint. Totally occluded frames stay all hidden: their
-every input channel is zero by definition.
+1. leg keypoints (ankles, knees, hips) that are hidden are shown anyway (paper, App. B: "we
+   then unhide all leg keypoints with a 50% probability"), since detectors hallucinate legs
+   they cannot see. The decision is **one draw per clip, for all leg keypoints together**
+   (p = 0.5): a detector that hallucinates an occluded leg does so for the whole leg and
+   keeps doing it while the leg stays hidden, so hidden legs do not flicker frame to frame.
+   With per-keypoint, per-frame draws (the schema-1 generator) a hidden knee blinked on and
+   off at random, which no real detector does, and half the hidden leg joints were shown
+   without the rest of their leg;
+2. every flag, visible or hidden, is then flipped with p = 0.05, per frame and keypoint:
+   these are a detector's independent misses and false positives.
+Totally occluded frames stay all hidden: their every input channel is zero by definition.
 """
 
 from __future__ import annotations
@@ -44,12 +50,11 @@ def detector_visibility(
     p_unhide_legs: float = P_UNHIDE_LEGS,
     p_flip: float = P_FLIP,
 ) -> np.ndarray:
-    """True visibility ``[T, J]`` -> the randomised input visibility ``[T, J]``."""
+    """True visibility ``[T, J]`` -> the randomised input visibility ``[T, J]`` (module
+    docstring: one leg decision per clip, then independent flips)."""
     out = visible.copy()
-    leg_mask = np.zeros(visible.shape[1], bool)
-    leg_mask[list(legs)] = True
-    unhide = (rng.random(visible.shape) < p_unhide_legs) & leg_mask[None]
-    out |= unhide
+    if rng.random() < p_unhide_legs:
+        out[:, list(legs)] = True
     out ^= rng.random(visible.shape) < p_flip
     out[np.asarray(total, bool)] = False
     return out

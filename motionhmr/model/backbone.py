@@ -9,13 +9,18 @@ linked against CUDA), so the network is written out here. Module and parameter n
 :func:`load_torchvision_weights`.
 
 Contract
-    ``ResNet50(in_channels, rgb=None)(x)``: ``x`` float ``[N, C, H, W]`` (any H, W >= 32; the
-    suite feeds 224 x 224 crops) -> average-pooled features float ``[N, 2048]``
-    (``ResNet(in_channels, rgb, depth=18 | 34)``: ``[N, 512]``; ``.out_dim`` says which).
-    The lighter depths are CPU-scale options (``model.encoder``); the paper's is 50.
-    ``rgb`` is the channel slice that carries ImageNet-normalised RGB (or None): only those
-    input channels of ``conv1`` receive pretrained weights; every other channel keeps its
-    random (Kaiming) initialisation (paper Appendix B: "the new weights are random").
+    ``ResNet50(in_channels, rgb=None, flow=None)(x)``: ``x`` float ``[N, C, H, W]`` (any H, W
+    >= 32; the suite feeds 224 x 224 crops) -> average-pooled features float ``[N, 2048]``
+    (``ResNet(in_channels, rgb, depth=18 | 34, flow=...)``: ``[N, 512]``; ``.out_dim`` says
+    which). The lighter depths are CPU-scale options (``model.encoder``); the paper's is 50.
+
+Initialisation from ImageNet (:func:`load_torchvision_weights`)
+    ``rgb`` and ``flow`` are the 3-channel slices of the input that carry ImageNet-normalised
+    RGB and the flow image (dx, dy, |f|, :mod:`motionhmr.inputs`), or None. ``conv1``'s
+    pretrained 3-channel filters initialise *each* of them: the paper renders flow as a
+    3-channel image precisely so that it goes through the pretrained first layer. Only the
+    keypoint heatmap and occlusion-indicator channels keep their random (Kaiming)
+    initialisation (paper Appendix B: "the new weights are random").
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ class ResNet(nn.Module):
     There is no ``fc`` layer: torchvision's ``fc.*`` (ImageNet classifier) is ignored on load.
     """
 
-    def __init__(self, in_channels: int = 3, rgb: slice | None = None, depth: int = 50):
+    def __init__(self, in_channels: int = 3, rgb: slice | None = None, depth: int = 50, flow: slice | None = None):
         super().__init__()
         if depth not in DEPTHS:
             raise InputError(f"ResNet depth {depth} is unknown; choose one of {', '.join(map(str, DEPTHS))}")
@@ -97,10 +102,13 @@ class ResNet(nn.Module):
         self.out_dim = 512 * self.block.expansion
         if in_channels < 1:
             raise InputError(f"backbone in_channels={in_channels} must be >= 1")
-        if rgb is not None and (rgb.stop - rgb.start != 3 or rgb.start < 0 or rgb.stop > in_channels):
-            raise InputError(f"backbone rgb slice {rgb} must span 3 of the {in_channels} input channels")
+        for name, sl in (("rgb", rgb), ("flow", flow)):
+            if sl is not None and (sl.stop - sl.start != 3 or sl.start < 0 or sl.stop > in_channels):
+                raise InputError(f"backbone {name} slice {sl} must span 3 of the {in_channels} input channels")
+        if rgb is not None and flow is not None and rgb.start < flow.stop and flow.start < rgb.stop:
+            raise InputError(f"backbone rgb slice {rgb} and flow slice {flow} overlap")
         self.in_channels = in_channels
-        self.rgb = rgb
+        self.rgb, self.flow = rgb, flow
         self.inplanes = 64
         self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -135,6 +143,12 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    @property
+    def pretrained_channels(self) -> tuple[slice, ...]:
+        """The input-channel slices that :func:`load_torchvision_weights` fills with ``conv1``'s
+        ImageNet filters: rgb and flow, those present."""
+        return tuple(sl for sl in (self.rgb, self.flow) if sl is not None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"backbone expects [N, {self.in_channels}, H, W], got {list(x.shape)}")
@@ -149,8 +163,8 @@ class ResNet(nn.Module):
 class ResNet50(ResNet):
     """The paper's backbone: :class:`ResNet` of depth 50, ``[N, 2048]`` features."""
 
-    def __init__(self, in_channels: int = 3, rgb: slice | None = None):
-        super().__init__(in_channels, rgb, depth=50)
+    def __init__(self, in_channels: int = 3, rgb: slice | None = None, flow: slice | None = None):
+        super().__init__(in_channels, rgb, depth=50, flow=flow)
 
 
 def load_torchvision_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
@@ -158,9 +172,11 @@ def load_torchvision_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
     ``resnet50`` for the paper's backbone, ``resnet18``/``resnet34`` for the lighter ones.
 
     Every key except ``fc.*`` must be present with torchvision's shape (``conv1.weight``
-    ``[64, 3, 7, 7]``); ``conv1``'s pretrained filters go to the ``model.rgb`` input channels
-    and the other input channels keep their random initialisation. Without an rgb slice the
-    whole of ``conv1`` stays random (the pretrained filters see colour, which is not there).
+    ``[64, 3, 7, 7]``); ``conv1``'s pretrained filters are copied to each 3-channel slice of
+    ``model.pretrained_channels`` (the rgb channels and the 3 flow channels, dx, dy, |f|, those
+    present) and the other input channels (keypoint heatmaps, the occlusion indicator) keep
+    their random initialisation. A backbone with neither rgb nor flow (``inputs=kp``) keeps
+    the whole of ``conv1`` random.
     Raises :class:`InputError` naming the file for a missing, unreadable or mismatched file.
     """
     path = os.fspath(path)
@@ -184,8 +200,8 @@ def load_torchvision_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
         raise InputError(f"{path}: shape mismatch for {len(bad)} tensors, e.g. {bad[0]}")
     with torch.no_grad():
         model.load_state_dict(state, strict=False)  # everything but conv1.weight, checked above
-        if model.rgb is not None:
-            model.conv1.weight[:, model.rgb] = conv1.to(model.conv1.weight)
+        for channels in model.pretrained_channels:
+            model.conv1.weight[:, channels] = conv1.to(model.conv1.weight)
     return model
 
 

@@ -24,6 +24,11 @@ Contract
     batch's compact fields (``kp2d`` ``[B, >=S, 14, 2]`` crop px, ``kp_input_visible``
     ``[B, >=S, 14]``, ``total_occlusion`` ``[B, S + 1]``) and returns ``[B, S, out_dim]``; so does
     :class:`HybridEncoder`, which also reads the fields its CNN needs (e.g. ``flow``).
+
+ImageNet initialisation (``model.backbone_weights``), one rule for every ResNet here, the
+hybrid's included: ``conv1``'s pretrained filters initialise the rgb channels and the 3 flow
+channels (those present); keypoint heatmap and indicator channels start random
+(:func:`motionhmr.model.backbone.load_torchvision_weights`).
 """
 
 from __future__ import annotations
@@ -70,14 +75,15 @@ class KeypointEncoder(nn.Module):
 class HybridEncoder(nn.Module):
     """``keypoints+resnetN``: :class:`KeypointEncoder` on the coordinates, concatenated with a
     ResNet on the stacked channels of ``cnn_spec`` (the inputs without ``kp``: flow and/or rgb
-    and the indicator, :func:`motionhmr.inputs.assemble`). Takes the batch's compact fields
-    and ``size`` (``model.input_size``) for the CNN; returns ``[B, S, 1024 + 512|2048]``."""
+    and the indicator, :func:`motionhmr.inputs.assemble`), whose rgb and flow channels take
+    ImageNet's ``conv1`` like any backbone's. Takes the batch's compact fields and ``size``
+    (``model.input_size``) for the CNN; returns ``[B, S, 1024 + 512|2048]``."""
 
     def __init__(self, cnn_spec: InputSpec, depth: int, size: int | None, gate: bool = False):
         super().__init__()
         self.cnn_spec, self.size = cnn_spec, size
         self.keypoints = KeypointEncoder()
-        self.cnn = ResNet(cnn_spec.channels, cnn_spec.slices().get("rgb"), depth=depth)
+        self.cnn = resnet(cnn_spec, depth)
         self.out_dim = self.keypoints.out_dim + self.cnn.out_dim
         # model.cnn_gate: a scalar that starts at 0 (the net starts as the keypoint model)
         self.gate = nn.Parameter(torch.zeros(())) if gate else None
@@ -92,6 +98,13 @@ class HybridEncoder(nn.Module):
         if self.gate is not None:
             cnn = self.gate * cnn
         return torch.cat([kp, cnn], -1)
+
+
+def resnet(spec: InputSpec, depth: int) -> ResNet:
+    """A ResNet-``depth`` on the stacked channels of ``spec``, told where its rgb and flow
+    channels are (the ones ImageNet's ``conv1`` initialises)."""
+    slices = spec.slices()
+    return ResNet(spec.channels, slices.get("rgb"), depth=depth, flow=slices.get("flow"))
 
 
 def build_encoder(name: str, spec: InputSpec, size: int | None = None, gate: bool = False) -> nn.Module:
@@ -109,5 +122,5 @@ def build_encoder(name: str, spec: InputSpec, size: int | None = None, gate: boo
                              f"not inputs={spec.name} (use model.encoder=keypoints for inputs=kp)")  # fmt: skip
         return HybridEncoder(InputSpec(rest), int(name.split("resnet")[1]), size, gate)
     if name.startswith("resnet") and name[6:].isdigit() and name in ENCODERS:
-        return ResNet(spec.channels, spec.slices().get("rgb"), depth=int(name[6:]))
+        return resnet(spec, int(name[6:]))
     raise InputError(f"model.encoder={name!r} is unknown; choose one of {', '.join(ENCODERS)}")

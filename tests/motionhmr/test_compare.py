@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +18,12 @@ from motionhmr.config import load_train_config, to_dict
 from synth.config import GenerateConfig, compose, typed
 from synth.errors import InputError
 
-EXPECTED = {
-    "inputs": ["rgb", "rgb+dann", "flow", "kp", "rgb+kp", "flow+kp"],
-    "data": ["static", "untracked", "no_occluders", "full"],
+EXPECTED = {  # at scale=small: the DANN sweep is one run (weight 1, seed 0)
+    "inputs": ["rgb", "rgb+dann-w1-s0", "flow", "kp", "rgb+kp", "flow+kp"],
+    "data": ["full", "no_occluders", "no_occluders+untracked", "no_occluders+static"],
     "frames": ["8", "16", "31", "56"],
 }
+PAPER_DANN_WEIGHTS = [0.2, 0.5, 1.0, 2.0, 5.0]
 
 
 def cfg_for(tmp_path, *overrides):
@@ -43,16 +45,17 @@ def test_every_table_expands_to_its_runs_with_their_train_settings(tmp_path, tab
         assert t.out == str(tmp_path / "runs" / table / run.name)
         assert (t.optim.steps, t.data.batch_size, t.model.lstm_hidden) == (cfg.steps, cfg.batch_size, 64)
         assert t.wandb.group == f"compare-{table}" and t.wandb.mode == "disabled"
+        assert t.wandb.name == f"{table}-{run.name}"
         assert {"compare", table, run.data.variant, run.inputs} <= set(t.wandb.tags)
-        assert (t.dann.weight > 0) == (run.name == "rgb+dann")
+        assert (t.dann.weight > 0) == run.name.startswith("rgb+dann") == run.dann
         if table == "inputs":
-            assert t.inputs == run.name.removesuffix("+dann") and t.data.path == str(tmp_path / "data" / "full")
+            assert t.inputs == ("rgb" if run.dann else run.name) and t.data.path == str(tmp_path / "data" / "full")
             assert t.data.frames == cfg.frames and run.test.frames == 31
         if table == "data":
             assert t.inputs == "flow+kp" and t.data.path == str(tmp_path / "data" / run.name)
-    if table == "inputs":
+    if table == "inputs":  # scale=small: the sweep is one run
         dann = train_cfg(cfg, runs[1])
-        assert (dann.inputs, dann.dann.weight, dann.dann.real) == ("rgb", 0.1, "embedded")
+        assert (dann.inputs, dann.dann.weight, dann.dann.real, dann.seed) == ("rgb", 1.0, "embedded", 0)
 
 
 def test_run_names_are_unique_across_all_tables(tmp_path):
@@ -75,9 +78,12 @@ def test_frames_table_trains_windows_of_one_56_frame_dataset(tmp_path):
     assert (test.frames, test.n, test.seed) == (56, cfg.val_n, cfg.test_seed)
 
 
-@pytest.mark.parametrize("variant, mode, occluders", [("static", "static", True), ("untracked", "untracked", True),
-                                                      ("no_occluders", "tracked", False), ("full", "tracked", True)])  # fmt: skip
-def test_data_variants_generate_the_ablated_pipeline(tmp_path, variant, mode, occluders):
+@pytest.mark.parametrize("variant, mode, occluders", [
+    ("full", "tracked", True), ("no_occluders", "tracked", False),
+    ("no_occluders+untracked", "untracked", False), ("no_occluders+static", "static", False),
+])  # fmt: skip
+def test_data_variants_generate_the_cumulative_ablations(tmp_path, variant, mode, occluders):
+    """Paper Table 2: each row after ``full`` ablates one more thing, occluders stay off."""
     cfg = cfg_for(tmp_path, "table=data", "gen.flow.preset=fast", "test.background.height=200")
     run = next(r for r in sweep(cfg) if r.name == variant)
     gen = typed(compose("generate", run.data.overrides(cfg, local=True)), GenerateConfig)
@@ -89,22 +95,35 @@ def test_data_variants_generate_the_ablated_pipeline(tmp_path, variant, mode, oc
 
 
 def test_runs_filter_prefixed_overrides_and_scale_presets(tmp_path):
-    cfg = cfg_for(tmp_path, "table=all", "runs=[flow,data/static,56]", "train.optim.lr=0.001")
-    assert [(r.table, r.name) for r in sweep(cfg)] == [("inputs", "flow"), ("data", "static"), ("frames", "56")]
+    cfg = cfg_for(tmp_path, "table=all", "runs=[flow,data/no_occluders+static,56]", "train.optim.lr=0.001")
+    assert [(r.table, r.name) for r in sweep(cfg)] == [("inputs", "flow"), ("data", "no_occluders+static"),
+                                                      ("frames", "56")]  # fmt: skip
     assert train_cfg(cfg, sweep(cfg)[0]).optim.lr == 0.001
     paper = cfg_for(tmp_path, "scale=paper")
     t = train_cfg(paper, sweep(paper)[0])
     assert (t.model.lstm_hidden, t.data.frames, t.optim.steps, paper.n) == (1024, None, 100_000, 100_000)
+    # any model.* key, also one the preset does not set (the README's full-scale command)
+    weights = cfg_for(tmp_path, "scale=paper", "model.backbone_weights=/w/resnet50.pth", "model.encoder=resnet34")
+    t = train_cfg(weights, sweep(weights)[0])
+    assert (t.model.backbone_weights, t.model.encoder, t.model.lstm_hidden) == ("/w/resnet50.pth", "resnet34", 1024)
+    with pytest.raises(InputError, match="model.foo"):
+        cfg_for(tmp_path, "model.foo=1")
 
 
 @pytest.mark.parametrize("override, message", [
     ("table=poses", "table='poses' is unknown"), ("runs=[flow,dance]", "runs=['dance'] not in table=inputs"),
     ("frames=40", "frames=40 must be in"), ("steps=0", "steps=0 must be >= 1"), ("launch=slurm", "launch='slurm'"),
-    ("ablation_inputs=depth", "depth"), ("dann.weight=0", "dann.weight=0.0 must be > 0"),
+    ("ablation_inputs=depth", "depth"), ("dann.weights=[1,0]", "dann.weights=[1.0, 0.0]: every weight must be > 0"),
+    ("dann.weights=[-2]", "every weight must be > 0, not -2.0"), ("dann.weights=[]", "dann.weights=[] must list"),
+    ("dann.weights=[1,1.0]", "lists a weight twice"), ("dann.seeds=0", "dann.seeds=0 must be >= 1"),
+    ("dann.weight=0.1", "dann.weight=0.1: rgb.dann is a sweep; give its weights as dann.weights="),
+    ("frames_batch_sizes=[6,6,3]", "frames_batch_sizes=[6, 6, 3] must be 4"),
+    ("frames_batch_sizes=[6,6,3,0]", "one per clip length 8, 16, 31, 56"),
 ])  # fmt: skip
 def test_config_errors_name_the_key(tmp_path, override, message):
-    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("(", r"\(")):
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("(", r"\(")) as err:
         cfg_for(tmp_path, override)
+    assert "\n" not in str(err.value)
 
 
 def test_print_gives_generate_lines_one_train_line_per_run_and_the_collect_line(tmp_path, capsys):
@@ -116,12 +135,61 @@ def test_print_gives_generate_lines_one_train_line_per_run_and_the_collect_line(
     gen = [shlex.split(line) for line in lines if line.startswith("synth generate")]
     train = [shlex.split(line) for line in lines if line.startswith("torchrun")]
     assert [a[a.index("--nproc_per_node") + 1] for a in train] == ["8"] * 4
-    folders = ["static", "untracked", "no_occluders", "full", "test_31f"]
-    assert sorted(a[3].removeprefix("out=") for a in gen) == sorted(str(tmp_path / "data" / n) for n in folders)
+    folders = ["full", "no_occluders", "no_occluders+untracked", "no_occluders+static", "test_31f"]
+    assert [a[3].removeprefix("out=") for a in gen] == [str(tmp_path / "data" / n) for n in folders]
     outs = [load_train_config(a[a.index("train") + 1 :]).out for a in train]
     assert outs == [str(tmp_path / "runs" / "data" / n) for n in EXPECTED["data"]]
     assert lines[-1].endswith("--collect-only") and "launch=" not in lines[-1]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # printing runs nothing
+
+
+def test_print_data_table_generates_the_papers_cumulative_ablations(tmp_path, capsys):
+    """Table 2 as the paper's: full; no occluders; no tracking and no occluders; static
+    background and no occluders. Each printed ``synth generate`` line composes to that."""
+    from motionhmr.cli import main
+
+    assert main(["compare", "table=data", f"root={tmp_path}", "--print"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    gen = {Path(a[3].removeprefix("out=")).name: a[2:] for a in map(shlex.split, out) if a[:2] == ["synth", "generate"]}
+    composed = {name: typed(compose("generate", args), GenerateConfig) for name, args in gen.items()}
+    assert {n: (g.background.mode, g.occluders.enabled) for n, g in composed.items()} == {
+        "full": ("tracked", True), "no_occluders": ("tracked", False),
+        "no_occluders+untracked": ("untracked", False), "no_occluders+static": ("static", False),
+        "test_31f": ("tracked", True),
+    }  # fmt: skip
+    assert "# no_occluders+static: no occluders and a static background, 24 clips of 31 frames" in out
+    assert "static" in compare.TITLES["data"] and "cumulative" in compare.TITLES["data"]
+
+
+def test_print_paper_inputs_table_sweeps_the_dann_weight_over_five_seeds(tmp_path, capsys):
+    from motionhmr.cli import main
+
+    assert main(["compare", "table=inputs", "scale=paper", f"root={tmp_path}", "--print"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    train = [load_train_config(shlex.split(line)[2:]) for line in out if line.startswith("motionhmr train")]
+    dann = [t for t in train if t.dann.weight > 0]
+    assert len(train) == 5 + 25 and len(dann) == 25
+    assert sorted((t.dann.weight, t.seed) for t in dann) == [(w, s) for w in PAPER_DANN_WEIGHTS for s in range(5)]
+    assert {t.inputs for t in dann} == {"rgb"} and {t.data.path for t in dann} == {str(tmp_path / "data" / "full")}
+    assert len({t.out for t in dann}) == len({t.wandb.name for t in dann}) == 25  # each its own run and W&B name
+    assert str(tmp_path / "runs" / "inputs" / "rgb+dann-w0.2-s4") in {t.out for t in dann}
+    assert "inputs-rgb+dann-w5-s0" in {t.wandb.name for t in dann}
+    assert "# rgb+dann: DANN sweep, weights 0.2, 0.5, 1, 2, 5 x 5 seeds = 25 runs (the table reports the best run " \
+           "and the mean)" in out
+    assert "rgb+dann: DANN weights 0.2, 0.5, 1, 2, 5 x 5 seed(s), reported as the best run and the mean." in \
+        compare.describe(load_compare_config(["scale=paper"]))
+    picked = sweep(cfg_for(tmp_path, "scale=paper", "runs=[inputs/rgb+dann,kp]"))
+    assert len(picked) == 26 and {r.group for r in picked} == {"rgb+dann", ""}  # the sweep's name picks all of it
+
+
+@pytest.mark.parametrize("scale, batches", [("paper", [6, 6, 3, 2]), ("small", [2, 2, 2, 2])])
+def test_print_frames_table_uses_the_papers_batch_size_per_clip_length(tmp_path, capsys, scale, batches):
+    from motionhmr.cli import main
+
+    assert main(["compare", "table=frames", f"scale={scale}", f"root={tmp_path}", "--print"]) == 0
+    train = [load_train_config(shlex.split(line)[2:]) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("motionhmr train")]  # fmt: skip
+    assert [(t.data.frames, t.data.batch_size) for t in train] == list(zip([8, 16, 31, 56], batches))
 
 
 # -- collecting ----------------------------------------------------------------------------
@@ -153,7 +221,7 @@ def test_collect_only_scores_finished_runs_and_lists_the_others(tmp_path, monkey
     assert results["flow"].status == "finished" and results["flow"].metrics["synthetic"]["pa_mpjpe"] == 101.5
     assert results["kp"].status == "finished" and not results["kp"].metrics and "test set" in results["kp"].note
     assert (results["rgb"].status, results["rgb"].steps) == ("partial", cfg.steps // 2)
-    assert {results[n].status for n in ("rgb+dann", "rgb+kp", "flow+kp")} == {"missing"}
+    assert {results[n].status for n in ("rgb+dann-w1-s0", "rgb+kp", "flow+kp")} == {"missing"}
     out = tmp_path / "compare" / "inputs"
     saved = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in saved["runs"]] == EXPECTED["inputs"] and saved["config"]["launch"] == "collect"
@@ -220,9 +288,52 @@ def test_markdown_table_has_a_section_per_table_and_every_run(tmp_path):
     assert md.count("| run | inputs | data | frames | steps | PA-MPJPE (mm) | MPJPE (mm) | accel (mm/frame²) |") == 3
     first = results[0].metrics["synthetic"]
     assert f"| rgb | flow+kp | full | 31 | 30 | {first['pa_mpjpe']:.1f} | {first['mpjpe']:.1f} | {first['accel']:.1f} |" in md
-    assert "| rgb+dann | flow+kp | full | 31 | 0/30 (missing) | — | — | — |" in md
+    assert "| rgb+dann-w1-s0 | flow+kp | full | 31 | 0/30 (missing) | — | — | — |" in md
     both = compare.markdown_table(fake_results(with_3dpw=True))
     assert "| synthetic PA-MPJPE (mm) |" in both and "| 3DPW PA-MPJPE (mm) |" in both
+
+
+def dann_sweep(with_3dpw: bool = False) -> list[Result]:
+    """The paper-scale rgb+dann sweep as collected results: weights x 5 seeds, one missing."""
+    out = []
+    for w in PAPER_DANN_WEIGHTS:
+        for seed in range(5):
+            name = f"rgb+dann-w{w:g}-s{seed}"
+            metrics = {"synthetic": {"pa_mpjpe": 100 + abs(w - 2) * 10 + seed, "mpjpe": 200.0 + seed, "accel": 20.0}}
+            if with_3dpw:  # on 3DPW weight 0.5 is best
+                metrics["3dpw"] = {"pa_mpjpe": 90 + abs(w - 0.5) * 10 + seed, "mpjpe": 150.0, "accel": 30.0}
+            missing = (w, seed) == (5.0, 4)
+            out.append(Result("inputs", name, "rgb+dann", "full", 31, 0 if missing else 30, 30,
+                              "missing" if missing else "finished", f"runs/inputs/{name}", {} if missing else metrics,
+                              group="rgb+dann", dann_weight=w))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("with_3dpw, best", [(False, 2.0), (True, 0.5)])
+def test_a_dann_sweep_is_reported_as_its_best_run_and_its_mean(tmp_path, with_3dpw, best):
+    rgb = Result("inputs", "rgb", "rgb", "full", 31, 30, 30, "finished", "runs/inputs/rgb",
+                 {"synthetic": {"pa_mpjpe": 120.0, "mpjpe": 210.0, "accel": 21.0}})  # fmt: skip
+    results = [rgb, *dann_sweep(with_3dpw)]
+    rows = compare.summarise(results)
+    assert [r.name for r in rows] == ["rgb", f"rgb+dann best (w={best:g})", "rgb+dann mean"]
+    best_row, mean_row = rows[1:]
+    assert best_row.dann_weight == best and best_row.metrics == results[1 + PAPER_DANN_WEIGHTS.index(best) * 5].metrics
+    assert f"weight {best:g} (run rgb+dann-w{best:g}-s0)" in best_row.note
+    scored = [r for r in results[1:] if r.metrics]
+    assert len(scored) == 24 and mean_row.status == "partial" and "24 of 25 runs" in mean_row.note
+    mean = np.mean([r.metrics["synthetic"]["pa_mpjpe"] for r in scored])
+    assert mean_row.metrics["synthetic"]["pa_mpjpe"] == pytest.approx(mean)
+    md = compare.markdown_table(results)
+    assert f"| rgb+dann best (w={best:g}) | rgb+dann | full | 31 | 30 |" in md and "| rgb+dann mean |" in md
+    assert "rgb+dann-w0.2-s0" not in md.split("\n- ")[0]  # the table's rows are the summary, not 25 runs
+    assert "PA-MPJPE per weight: 0.2: " in md
+    cfg = cfg_for(tmp_path)
+    saved = json.loads(compare.write_outputs(cfg, results)["json"].read_text())
+    assert len(saved["runs"]) == 26 and [r["name"] for r in saved["rows"]] == [r.name for r in rows]
+    assert "<td>rgb+dann mean</td>" in (tmp_path / "compare" / "inputs" / "chart.html").read_text()
+    # one run is no sweep: it is its own row
+    single = compare.summarise(results[:2])
+    assert [r.name for r in single] == ["rgb", "rgb+dann-w0.2-s0"]
 
 
 @pytest.mark.parametrize("with_3dpw", [False, True])
@@ -240,7 +351,7 @@ def test_chart_png_is_a_valid_image_and_the_page_embeds_it_with_the_tables(tmp_p
     page = compare.html_page(results, png.read_bytes(), intro="small & honest")
     assert page.count("<table>") == 3
     assert ("<th>3DPW PA-MPJPE (mm)</th>" if with_3dpw else "<th>PA-MPJPE (mm)</th>") in page
-    assert "small &amp; honest" in page and "<td>rgb+dann</td>" in page
+    assert "small &amp; honest" in page and "<td>rgb+dann-w1-s0</td>" in page
     embedded = page.split("data:image/png;base64,")[1].split('"')[0]
     assert base64.b64decode(embedded) == png.read_bytes()
 

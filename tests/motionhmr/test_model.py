@@ -113,7 +113,7 @@ def with_weights(path) -> ModelConfig:
 
 
 @pytest.mark.parametrize("drop_batches_tracked", [False, True])
-def test_torchvision_weights_load_into_rgb_slice(tmp_path, torchvision_state, drop_batches_tracked):
+def test_torchvision_weights_load_into_rgb_and_flow_slices(tmp_path, torchvision_state, drop_batches_tracked):
     pretrained = torchvision_state
     if drop_batches_tracked:  # torchvision's original ImageNet files predate this buffer
         pretrained = {k: v for k, v in pretrained.items() if not k.endswith("num_batches_tracked")}
@@ -121,11 +121,13 @@ def test_torchvision_weights_load_into_rgb_slice(tmp_path, torchvision_state, dr
     spec = parse_inputs("rgb+flow+kp")
     net = build(spec, with_weights(tmp_path / "resnet50.pth"))
     conv1 = net.backbone.conv1.weight.detach()
-    rgb = spec.slices()["rgb"]
+    sl = spec.slices()
     assert conv1.shape == (64, 19, 7, 7)
-    torch.testing.assert_close(conv1[:, rgb], pretrained["conv1.weight"], rtol=0, atol=0)
-    # the new channels are random Kaiming (fan_out), not copies and not zeros
-    rest = conv1[:, rgb.stop :]
+    torch.testing.assert_close(conv1[:, sl["rgb"]], pretrained["conv1.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(conv1[:, sl["flow"]], pretrained["conv1.weight"], rtol=0, atol=0)
+    # the heatmap and indicator channels are random Kaiming (fan_out), not copies and not zeros
+    rest = conv1[:, sl["kp"].start :]
+    assert rest.shape[1] == 13
     assert 0.5 < rest.std().item() / (2 / (64 * 49)) ** 0.5 < 1.5
     assert not any(torch.equal(rest[:, i : i + 3], pretrained["conv1.weight"]) for i in range(rest.shape[1] - 2))
     state = net.backbone.state_dict()
@@ -134,13 +136,52 @@ def test_torchvision_weights_load_into_rgb_slice(tmp_path, torchvision_state, dr
     assert "fc.weight" not in state
 
 
-def test_without_rgb_conv1_stays_random(tmp_path, torchvision_state):
+@pytest.mark.parametrize("inputs", ALL_INPUTS)
+def test_imagenet_conv1_initialises_rgb_and_flow_channels_only(tmp_path, torchvision_state, inputs):
+    """Paper: flow is a 3-channel image (dx, dy, |f|) so that it goes through the pretrained
+    conv1. Every rgb and flow block gets ImageNet's filters; heatmap and indicator channels
+    keep exactly the random init the same seed gives without weights."""
     torch.save(torchvision_state, tmp_path / "resnet50.pth")
-    loaded = build("flow+kp", with_weights(tmp_path / "resnet50.pth"), seed=3)
-    torch.manual_seed(3)
-    random_conv1 = ResNet50(parse_inputs("flow+kp").channels).conv1.weight
-    torch.testing.assert_close(loaded.backbone.conv1.weight, random_conv1, rtol=0, atol=0)
-    torch.testing.assert_close(loaded.backbone.layer2[1].conv2.weight, torchvision_state["layer2.1.conv2.weight"])
+    spec = parse_inputs(inputs)
+    loaded = build(inputs, with_weights(tmp_path / "resnet50.pth"), seed=3).backbone.conv1.weight.detach()
+    fresh = build(inputs, seed=3).backbone.conv1.weight.detach()
+    for part, sl in spec.slices().items():
+        if part in ("rgb", "flow"):
+            torch.testing.assert_close(loaded[:, sl], torchvision_state["conv1.weight"], rtol=0, atol=0)
+        else:  # kp heatmaps, occ indicator: the random init, untouched
+            torch.testing.assert_close(loaded[:, sl], fresh[:, sl], rtol=0, atol=0)
+            assert not torch.equal(loaded[:, sl.start : sl.start + 1], torchvision_state["conv1.weight"][:, :1])
+
+
+@pytest.mark.parametrize("inputs, pretrained", [("flow+kp", ["flow"]), ("rgb+flow+kp", ["rgb", "flow"]),
+                                                ("rgb+kp", ["rgb"])])  # fmt: skip
+def test_hybrid_encoders_cnn_takes_imagenet_conv1_on_flow_and_rgb(tmp_path, inputs, pretrained):
+    """model.encoder=keypoints+resnet18: its CNN sees the inputs without kp (and the indicator)
+    and follows the same rule as a plain backbone."""
+    from motionhmr.model.backbone import ResNet
+
+    torch.manual_seed(2)
+    state = dict(ResNet(3, None, depth=18).state_dict())
+    state["fc.weight"], state["fc.bias"] = torch.randn(1000, 512), torch.randn(1000)
+    torch.save(state, tmp_path / "resnet18.pth")
+    cfg = dataclasses.replace(TINY, encoder="keypoints+resnet18", backbone_weights=str(tmp_path / "resnet18.pth"))
+    cnn = build(inputs, cfg, seed=4).backbone.cnn
+    conv1 = cnn.conv1.weight.detach()
+    assert conv1.shape[1] == 3 * len(pretrained) + 1
+    for k in range(len(pretrained)):
+        torch.testing.assert_close(conv1[:, 3 * k : 3 * k + 3], state["conv1.weight"], rtol=0, atol=0)
+    fresh = build(inputs, dataclasses.replace(cfg, backbone_weights=None), seed=4).backbone.cnn.conv1.weight
+    torch.testing.assert_close(conv1[:, -1], fresh[:, -1].detach(), rtol=0, atol=0)  # the indicator: random
+    torch.testing.assert_close(cnn.layer2[1].conv2.weight, state["layer2.1.conv2.weight"])
+
+
+def test_backbone_pretrained_slices_are_checked():
+    assert ResNet50(7, rgb=slice(0, 3), flow=slice(3, 6)).pretrained_channels == (slice(0, 3), slice(3, 6))
+    assert ResNet50(13).pretrained_channels == ()
+    with pytest.raises(InputError, match=r"flow slice slice\(3, 5, None\) must span 3 of the 7"):
+        ResNet50(7, flow=slice(3, 5))
+    with pytest.raises(InputError, match="overlap"):
+        ResNet50(7, rgb=slice(0, 3), flow=slice(2, 5))
 
 
 def _edited(state: dict, drop: str | None = None, **replace: torch.Tensor) -> dict:

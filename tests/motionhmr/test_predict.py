@@ -5,6 +5,7 @@ file (the outputs' contract, occluded frames, errors)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -46,15 +47,15 @@ def _demo():
     return found[0]
 
 
-def _tiny_checkpoint(path, inputs: str):
+def _tiny_checkpoint(path, inputs: str, contract: dict | None = None, *overrides: str):
     from motionhmr.config import load_train_config, to_dict
     from motionhmr.train import build, make_optimizer
 
     torch.manual_seed(0)
-    cfg = load_train_config([*TINY, f"inputs={inputs}"])
+    cfg = load_train_config([*TINY, f"inputs={inputs}", *overrides])
     model, _ = build(cfg, torch.device("cpu"))
     optimizer, scheduler = make_optimizer(cfg, model)
-    return checkpoint.save(path, model, optimizer, scheduler, 0, to_dict(cfg))
+    return checkpoint.save(path, model, optimizer, scheduler, 0, to_dict(cfg), contract)
 
 
 def _rest_bodies(body, n: int, cam) -> FrameBodies:
@@ -341,3 +342,57 @@ def test_a_video_without_anybody_still_writes_its_outputs(flow_kp_ckpt, tmp_path
     assert (tmp_path / "overlay.mp4").is_file()
     with np.load(tmp_path / "bodies.npz") as npz:
         assert npz["occluded"].all() and not npz["rendered"].any() and np.isfinite(npz["joints3d"]).all()
+
+
+# -- the data contract ---------------------------------------------------------------------------
+def _contract(**fields) -> dict:
+    from motionhmr.contract import ASSUMED
+
+    return {**ASSUMED.to_dict(), "source": "generate.yaml", "unknown": [], **fields}
+
+
+def _figure(frames):
+    """A stand-in detector: the same upright 14-keypoint figure in the middle of every frame."""
+    n, h, w = frames.shape[:3]
+    xy = np.column_stack([w / 2 + np.tile([-0.06, 0.06], 7) * h, np.linspace(0.9, 0.15, 14) * h])
+    return np.repeat(xy[None], n, 0).astype(np.float32), np.full((n, 14), 0.9, np.float32), np.ones(n, bool)
+
+
+def test_predict_follows_the_checkpoints_data_contract(tmp_path, monkeypatch):
+    """By default the video is decoded at the training frame height and its flow computed
+    with the training backend (here farneback on 120-px frames, not DIS on 240-px ones)."""
+    import flow.registry
+
+    ckpt = _tiny_checkpoint(tmp_path / "farneback.pt", "flow+kp", _contract(flow="farneback", frame_height=120),
+                            "model.input_size=64")  # fmt: skip
+    built, build = [], flow.registry.build_backend
+    monkeypatch.setattr(flow.registry, "build_backend", lambda cfg: built.append(cfg) or build(cfg))
+    predict_video(ckpt, _demo(), tmp_path / "out", max_frames=3, device="cpu", overlay=False, detector=_figure)
+    meta = json.loads((tmp_path / "out" / "bodies.json").read_text())["meta"]
+    assert meta["image_size"][1] == 120 and meta["flow"] == "farneback"
+    assert [c.backend for c in built] == ["farneback"]
+    assert meta["data_contract"]["frame_height"] == 120
+
+
+def test_a_flow_the_model_was_not_trained_on_is_a_one_line_error(tmp_path, capsys):
+    fake = tmp_path / "dis.pt"  # what the contract check reads: it fails before any network is built
+    torch.save({"format": checkpoint.FORMAT, "inputs": "flow+kp", "config": {"inputs": "flow+kp"},
+                "data_contract": _contract(flow="dis:medium")}, fake)  # fmt: skip
+    out = tmp_path / "o"
+    assert main(["predict", str(_demo()), "--ckpt", str(fake), "--flow", "farneback", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--flow farneback" in err and "trained on dis:medium flow" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_an_old_checkpoint_without_a_contract_warns_and_still_works(coco_file, tmp_path, caplog):
+    path = _tiny_checkpoint(tmp_path / "old.pt", "kp", None, "model.encoder=keypoints")
+    blob = torch.load(path, weights_only=True)
+    blob.pop("data_contract", None)  # as written before checkpoints carried one
+    torch.save(blob, path)
+    with caplog.at_level(logging.WARNING, "motionhmr.contract"):
+        result = predict_keypoints(path, coco_file, tmp_path / "out", device="cpu")
+    assert result.frames == 10 and np.isfinite(np.load(tmp_path / "out" / "bodies.npz")["joints3d"]).all()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "motionhmr.contract"]
+    assert len(warnings) == 1 and "has no data contract" in warnings[0]
+    assert all(s in warnings[0] for s in ("flow dis:medium", "frames 240 px tall", "person_px 150"))

@@ -16,8 +16,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.sparse as scipy_sparse
+import torch
 
-from motionhmr import threedpw
+from motionhmr import metrics, threedpw
 from motionhmr.evaluate import (
     PersonResult,
     Results,
@@ -208,6 +210,165 @@ def test_gt_vertices_through_the_smpl_backend(tmp_path, sequences, dataset):
         threedpw.gt_vertices(p1, {"female": SimpleNamespace(name="anny")})
 
 
+# -- ground-truth joints: regressed from the mesh (the paper's protocol) or the skeleton ----
+
+
+def cocoplus_like(n_vertices: int, rng: np.random.Generator, rows: int = 19) -> np.ndarray:
+    """A dense ``[rows, V]`` regressor: each row a random convex combination of vertices."""
+    r = rng.random((rows, n_vertices)) ** 4
+    return r / r.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def hand_bodies(tmp_path_factory):
+    """Gendered stand-in SMPL bodies with two extra vertices that follow the hand joints."""
+    pytest.importorskip("smplx")
+    return threedpw.gendered_smpl(fx.write_standin_smpl(tmp_path_factory.mktemp("smpl"), hand_vertices=True))
+
+
+def test_mesh_joints_are_the_regressor_applied_to_the_posed_gendered_mesh(sequences, dataset, hand_bodies):
+    _, raw = dataset
+    rng = np.random.default_rng(7)
+    reg19 = cocoplus_like(26, rng)
+    reg = reg19[:14]  # load_joint_regressor keeps the 14 LSP rows
+    for p in sequences[0].people:  # a man and a woman: each gets their own model
+        verts = fx.standin_vertices(raw, p.index, hand_vertices=True)  # camera frame, hands posed
+        joints = threedpw.gt_mesh_joints(p, hand_bodies, reg)
+        assert joints.shape == (N, 14, 3)
+        np.testing.assert_allclose(joints, np.einsum("jv,fvc->fjc", reg, verts), atol=2e-6)
+        some = threedpw.gt_mesh_joints(p, hand_bodies, reg, frames=VALID_1, chunk=7)  # 4 chunks
+        np.testing.assert_allclose(some, joints[VALID_1], atol=1e-12)
+    # HMMR poses the full 72-value pose: a regressor on a hand vertex sees the hand turn
+    # (the PVE mesh, like the suite's predicted meshes, keeps the hands at rest).
+    p0 = sequences[0].people[0]
+    on_hand = np.zeros((14, 26))
+    on_hand[:, 24] = 1.0
+    hand = fx.standin_vertices(raw, 0, hand_vertices=True)[:, 24]
+    np.testing.assert_allclose(threedpw.gt_mesh_joints(p0, hand_bodies, on_hand)[:, 6], hand, atol=2e-6)
+    at_rest = threedpw.gt_vertices(p0, hand_bodies)[:, 24]
+    off = np.linalg.norm(at_rest - hand, axis=-1)
+    assert off.min() > 1e-3 and off.mean() > 0.01
+
+
+def test_mesh_joints_follow_the_regressor_rows_in_eval_joints_order(tmp_path, sequences, dataset, hand_bodies):
+    """One-hot rows pick known vertices: row i of HMR's cocoplus regressor is EVAL_JOINTS[i]
+    (LSP order) for i < 14, and the face rows 14-18 are dropped."""
+    _, raw = dataset
+    assert threedpw.COCOPLUS_TO_EVAL == tuple(range(14))
+    assert threedpw.COCOPLUS_JOINTS[:14] == threedpw.EVAL_JOINTS
+    picks = np.array([*threedpw.SMPL_TO_EVAL, 0, 0, 0, 0, 0])  # the stand-in's vertex j sits on SMPL joint j
+    onehot = np.eye(26)[picks]  # [19, 26]
+    reg = threedpw.load_joint_regressor(fx.write_regressor(tmp_path / "cocoplus.npy", onehot))
+    np.testing.assert_array_equal(reg, onehot[:14])
+    p1 = sequences[0].people[1]
+    # picking each EVAL joint's own SMPL joint vertex gives back the skeleton ground truth
+    np.testing.assert_allclose(threedpw.gt_mesh_joints(p1, hand_bodies, reg), p1.joints3d, atol=2e-6)
+    shuffled = onehot[[13, *range(1, 13), 0, *range(14, 19)]]  # r_ankle <-> head
+    mesh = threedpw.gt_mesh_joints(p1, hand_bodies, threedpw.load_joint_regressor(
+        fx.write_regressor(tmp_path / "shuffled.npy", shuffled)))  # fmt: skip
+    np.testing.assert_allclose(mesh[:, [13, 0]], p1.joints3d[:, [0, 13]], atol=2e-6)
+    np.testing.assert_allclose(mesh[:, 1:13], p1.joints3d[:, 1:13], atol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("hmr.pkl", lambda p, r: fx.write_regressor(p, scipy_sparse.csc_matrix(r), chumpy=True)),
+        ("plain.pkl", lambda p, r: fx.write_regressor(p, r)),
+        ("cocoplus.npy", lambda p, r: fx.write_regressor(p, r)),
+        ("transposed.npy", lambda p, r: fx.write_regressor(p, r.T)),
+        ("keyed.npz", lambda p, r: fx.write_regressor(p, r)),
+        ("single.npz", lambda p, r: fx.write_regressor(p, r, key=None)),
+        ("toesankles.npy", lambda p, r: fx.write_regressor(p, np.concatenate([r, r[:6]]))),
+    ],
+)
+def test_load_joint_regressor_reads_the_files_users_hold(tmp_path, name, write):
+    """HMR's neutral_smpl_with_cocoplus_reg.pkl (a py2 pickle: scipy sparse regressor beside
+    chumpy arrays, and no chumpy here), a plain dict, .npy (either orientation), .npz, and
+    HMMR's 25-row regressor."""
+    reg = cocoplus_like(50, np.random.default_rng(1))
+    got = threedpw.load_joint_regressor(write(tmp_path / name, reg))
+    assert got.dtype == np.float64 and got.shape == (14, 50)
+    np.testing.assert_array_equal(got, reg[:14])
+
+
+def test_bad_regressor_files_are_one_line_errors_naming_the_fix(tmp_path, sequences, hand_bodies):
+    good = cocoplus_like(26, np.random.default_rng(2))
+
+    def expect(message, path):
+        with pytest.raises(InputError, match=message) as err:
+            threedpw.load_joint_regressor(path)
+        text = str(err.value)
+        assert "\n" not in text and "data.regressor=" in text and "cocoplus" in text
+
+    expect("joint regressor file not found", tmp_path / "missing.pkl")
+    (tmp_path / "reg.txt").write_text("1 2 3")
+    expect("must be a .pkl, .npy or .npz", tmp_path / "reg.txt")
+    (tmp_path / "garbage.pkl").write_bytes(b"\x00\x01 not a pickle")
+    expect("could not be unpickled", tmp_path / "garbage.pkl")
+    (tmp_path / "garbage.npy").write_bytes(b"\x00\x01 not numpy")
+    expect("could not be read", tmp_path / "garbage.npy")
+    (tmp_path / "garbage.npz").write_bytes(b"\x00\x01 not a zip")
+    expect("not a valid .npz", tmp_path / "garbage.npz")
+    expect("no 'cocoplus_regressor' entry", fx.write_regressor(tmp_path / "smpl.pkl", good, key="J_regressor"))
+    np.savez(tmp_path / "two.npz", a=good, b=good)
+    expect("holds a, b and no 'cocoplus_regressor'", tmp_path / "two.npz")
+    # SMPL's own 24-row J_regressor and SPIN's 17-row H36M one order their joints otherwise
+    expect(r"shape \[24, 26\], expected \[19, 6890\]", fx.write_regressor(tmp_path / "j24.npy", np.eye(24, 26)))
+    expect(r"shape \[17, 26\]", fx.write_regressor(tmp_path / "h36m.npy", np.eye(17, 26)))
+    expect(r"shape \[19\]", fx.write_regressor(tmp_path / "flat.npy", good[:, 0]))
+    expect("non-finite", fx.write_regressor(tmp_path / "nan.npy", good * np.nan))
+    # the right shape for another mesh: named when it meets the SMPL model
+    p1 = sequences[0].people[1]
+    other_mesh = fx.write_regressor(tmp_path / "other.npy", cocoplus_like(30, np.random.default_rng(3)))
+    wrong = threedpw.load_joint_regressor(other_mesh)
+    with pytest.raises(InputError, match="has 30 columns but the female SMPL mesh has 26 vertices") as err:
+        threedpw.gt_mesh_joints(p1, hand_bodies, wrong)
+    assert "data.regressor=" in str(err.value)
+
+
+def test_evaluate_scores_mesh_joints_and_regresses_the_predicted_mesh(sequences, dataset, hand_bodies, caplog):
+    """The paper's protocol: ground truth = regressor @ GT mesh; a prediction with SMPL
+    vertices has its joints regressed by the same regressor, so a perfect mesh scores 0
+    whatever joints predict_fn claims."""
+    _, raw = dataset
+    reg = cocoplus_like(26, np.random.default_rng(4))[:14]
+    shift = np.array([0.1, -0.2, 0.3])
+
+    def perfect_mesh(seq, person, kp2d, conf, occluded, windows):
+        verts = fx.standin_vertices(raw, person.index, hand_vertices=True) + shift
+        return TrackPrediction(joints3d=np.zeros((person.num_frames, 14, 3)), vertices=verts)
+
+    with caplog.at_level("WARNING", logger="motionhmr.evaluate"):
+        results = evaluate_3dpw(perfect_mesh, sequences, body=hand_bodies, regressor=reg)
+    assert results.gt_joints == "mesh" and not caplog.records
+    assert results.pa_mpjpe == pytest.approx(0.0, abs=1e-3) and results.mpjpe == pytest.approx(0.0, abs=1e-3)
+    assert results.accel == pytest.approx(0.0, abs=1e-3)
+    assert "regressed from the SMPL mesh (the paper's protocol)" in results.table().splitlines()[0]
+
+    # Skeleton joints scored against mesh joints: the error is the definition gap, and said.
+    def skeleton_only(seq, person, *_):
+        return person.joints3d
+
+    with caplog.at_level("WARNING", logger="motionhmr.evaluate"):
+        results = evaluate_3dpw(skeleton_only, sequences, body=hand_bodies, regressor=reg)
+    assert "the model's own joints are scored, a different joint definition" in caplog.text
+    p0 = sequences[0].people[0]
+    gap = metrics.mpjpe(p0.joints3d, threedpw.gt_mesh_joints(p0, hand_bodies, reg))[SCORED[0]].mean()
+    assert results.people[0].mpjpe == pytest.approx(gap, rel=1e-6) and gap > 10
+    with pytest.raises(ValueError, match="need the gendered SMPL bodies"):
+        evaluate_3dpw(skeleton_only, sequences, regressor=reg)
+
+
+def test_without_a_regressor_the_skeleton_joints_are_scored_and_reported(sequences, caplog):
+    with caplog.at_level("WARNING", logger="motionhmr.evaluate"):
+        results = evaluate_3dpw(lambda seq, person, *_: person.joints3d, sequences)
+    assert results.gt_joints == "skeleton"
+    assert "NOT the paper's protocol" in caplog.text and "not comparable with published ones" in caplog.text
+    assert results.table().splitlines()[0].endswith("ground truth: SMPL skeleton joints (NOT the paper's protocol)")
+    assert results.pa_mpjpe == pytest.approx(0.0, abs=1e-9)
+
+
 # -- windows -------------------------------------------------------------------------------
 
 
@@ -387,3 +548,54 @@ def test_synthetic_clips_use_true_visibility():
     assert r.mpjpe == pytest.approx((0.1 * f**2).mean(), rel=1e-6)
     assert r.accel == pytest.approx(0.2, rel=1e-4)
     assert results.dataset == "synthetic" and "synthetic/mpjpe" in results.to_dict()
+
+
+def test_training_validation_leaves_out_the_frames_the_synthetic_protocol_does():
+    """motionhmr.train.validate (val/pa_mpjpe_mm during training) scores the frames
+    evaluate_synthetic scores: >= 7 truly visible keypoints, so never a totally occluded
+    frame (the generator hides every keypoint there), averaged per clip, then over clips."""
+    from motionhmr.train import validate
+
+    rng = np.random.default_rng(9)
+    t = 31
+    gt = rng.standard_normal((2, t, 14, 3)) * 0.3 + [0.0, 0.0, 4.0]
+    visible = np.ones((2, t, 14), bool)
+    visible[0, :4, 6:] = False  # 6 visible: not scored
+    visible[0, 4:8, 7:] = False  # 7 visible: scored
+    total = np.zeros((2, t), bool)
+    total[0, 12:20] = total[1, 25:] = True  # totally occluded spans: no keypoint is visible
+    visible[total] = False
+    pred = gt + rng.normal(0.0, 0.01, gt.shape)
+    unscored = visible.sum(-1) < 7
+    pred[unscored] += rng.uniform(-1, 1, (unscored.sum(), 14, 3))  # wild where nothing is scored
+
+    batch = {
+        "joints3d": torch.as_tensor(gt, dtype=torch.float32),
+        "kp_visible": torch.as_tensor(visible),
+        "total_occlusion": torch.as_tensor(total),
+        "key": ["000000001", "000000002"],
+    }
+    frames = SimpleNamespace(rotmat=torch.zeros(2, t, 1, 3, 3), shape=torch.zeros(2, t, 1))
+
+    class Model:  # its per-frame outputs become `pred` through Loss.joints
+        def eval(self):
+            return self
+
+        def __call__(self, batch):
+            return SimpleNamespace(per_frame=lambda: frames)
+
+    class Loss:
+        def joints(self, rotmat, shape):
+            return torch.as_tensor(pred, dtype=torch.float32)
+
+        def __call__(self, out, batch):
+            return {"loss": torch.zeros(())}
+
+    got = validate(Model(), Loss(), [batch], torch.device("cpu"), None)
+    samples = [{"key": k, "joints3d": gt[i], "kp_visible": visible[i]} for i, k in enumerate(batch["key"])]
+    protocol = evaluate_synthetic(lambda s: pred[batch["key"].index(s["key"])], samples)
+    assert [r.scored for r in protocol.people] == [t - 4 - 8, t - 6]
+    assert got["val/clips"] == 2
+    assert got["val/pa_mpjpe_mm"] == pytest.approx(protocol.pa_mpjpe, rel=1e-4)
+    everything = metrics.pa_mpjpe(pred.reshape(-1, 14, 3), gt.reshape(-1, 14, 3)).mean()
+    assert everything > 5 * protocol.pa_mpjpe  # the wild unscored frames would dominate

@@ -144,6 +144,31 @@ def test_generate_then_train_end_to_end_with_wandb_offline_and_resume(shards, tm
 
 
 @pytest.mark.slow
+def test_the_checkpoint_carries_the_data_contract_of_the_shards(shards, tmp_path):
+    """What defines the network input is read from the shards' generate.yaml (here edited to
+    settings only that file holds) and meta.json, and stored in every checkpoint."""
+    import shutil
+
+    import yaml
+
+    from synth.shards.schema import HEATMAP_SIGMA, SCHEMA_VERSION
+
+    data = tmp_path / "shards"
+    shutil.copytree(shards, data)
+    generate = yaml.safe_load((data / "generate.yaml").read_text())
+    generate["background"]["height"], generate["crop"]["person_px"], generate["fps"] = 200, 140.0, 25.0
+    (data / "generate.yaml").write_text(yaml.safe_dump(generate))
+    run = tmp_path / "run"
+    assert main(["train", "inputs=kp", "model.encoder=keypoints", f"data={data}", f"out={run}", "data.batch_size=2",
+                 "data.val_every=0", "val_every=0", "optim.warmup=0", "optim.steps=1", *TINY]) == 0  # fmt: skip
+    contract = checkpoint.load(run / "last.pt")["data_contract"]
+    assert contract["source"] == "generate.yaml" and contract["unknown"] == []
+    assert (contract["flow"], contract["frame_height"], contract["frame_width"]) == ("dis:medium", 200, 320)
+    assert (contract["crop"], contract["person_px"], contract["heatmap_sigma"]) == (224, 140.0, HEATMAP_SIGMA)
+    assert (contract["fps"], contract["clip_frames"], contract["schema"]) == (25.0, 6, SCHEMA_VERSION)
+
+
+@pytest.mark.slow
 def test_resumed_run_gives_the_same_next_loss(shards, tmp_path):
     from motionhmr.train import train
 

@@ -83,6 +83,15 @@ def rodrigues(aa: np.ndarray) -> np.ndarray:
     return np.eye(3) + np.sin(theta) * skew + (1 - np.cos(theta)) * skew @ skew
 
 
+def global_rotations(poses: np.ndarray) -> np.ndarray:
+    """``[N, 24, 3, 3]`` world rotation of each joint's frame for ``poses`` ``[N, 72]``."""
+    rot = rodrigues(poses.reshape(len(poses), 24, 3))
+    glob = [rot[:, 0]]
+    for j in range(1, 24):
+        glob.append(glob[PARENTS[j]] @ rot[:, j])
+    return np.stack(glob, axis=1)
+
+
 def forward_kinematics(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
     """SMPL joints ``[N, 24, 3]`` world of ``poses`` ``[N, 72]`` and ``trans`` ``[N, 3]``:
     like SMPL, the root rotates about its rest position and ``trans`` shifts everything."""
@@ -225,24 +234,87 @@ def write_split(root: Path, split: str, sequences: list[dict]) -> Path:
 # -- a SMPL-format stand-in model -----------------------------------------------------------
 
 
-def standin_smpl() -> dict:
+#: ``standin_smpl(hand_vertices=True)`` adds, after the 24 joint vertices, one vertex this
+#: far (metres, rest pose) from each hand joint, skinned to that hand joint: it moves when
+#: (and only when) the hand joint itself rotates.
+HAND_OFFSETS = {22: (0.08, -0.02, 0.03), 23: (-0.08, -0.02, 0.03)}
+
+
+def standin_smpl(hand_vertices: bool = False) -> dict:
     """A SMPL-format model: a TEST STAND-IN, NOT SMPL. One vertex on each of the 24
-    :data:`REST_JOINTS`, skinned one-hot to it; no shape or pose blend shapes."""
+    :data:`REST_JOINTS`, skinned one-hot to it (plus, with ``hand_vertices``, the two of
+    :data:`HAND_OFFSETS`); no shape or pose blend shapes."""
     n = 24
+    v_template, weights = REST_JOINTS.copy(), np.eye(n)
+    if hand_vertices:
+        extra = [REST_JOINTS[j] + HAND_OFFSETS[j] for j in HAND_OFFSETS]
+        v_template = np.concatenate([v_template, extra])
+        weights = np.concatenate([weights, np.eye(n)[list(HAND_OFFSETS)]])
+    v = len(v_template)
     return {
-        "v_template": REST_JOINTS.copy(),
-        "shapedirs": np.zeros((n, 3, 10)),
-        "posedirs": np.zeros((n, 3, 9 * (n - 1))),
-        "J_regressor": np.eye(n),
-        "weights": np.eye(n),
+        "v_template": v_template,
+        "shapedirs": np.zeros((v, 3, 10)),
+        "posedirs": np.zeros((v, 3, 9 * (n - 1))),
+        "J_regressor": np.eye(n, v),
+        "weights": weights,
         "kintree_table": np.array([[2**32 - 1, *PARENTS[1:]], range(n)], dtype=np.int64),
         "f": np.array([[0, 1, 2]], dtype=np.uint32),
     }
 
 
-def write_standin_smpl(root: Path) -> Path:
+def write_standin_smpl(root: Path, hand_vertices: bool = False) -> Path:
     """``root/smpl/SMPL_{NEUTRAL,MALE,FEMALE}.npz`` stand-ins; returns ``root``."""
     (root / "smpl").mkdir(parents=True, exist_ok=True)
     for gender in ("NEUTRAL", "MALE", "FEMALE"):
-        np.savez(root / "smpl" / f"SMPL_{gender}.npz", **standin_smpl())
+        np.savez(root / "smpl" / f"SMPL_{gender}.npz", **standin_smpl(hand_vertices))
     return root
+
+
+def standin_vertices(d: dict, person: int, hand_vertices: bool = False) -> np.ndarray:
+    """``[N, V, 3]`` the stand-in mesh of ``person`` posed with the fixture's parameters,
+    camera frame: its joints, then (``hand_vertices``) the hand vertices, which follow
+    their hand joint's rotation."""
+    verts = camera_joints(d, person)
+    if not hand_vertices:
+        return verts
+    joints = d["jointPositions"][person].reshape(-1, 24, 3)
+    glob = global_rotations(d["poses"][person])
+    world = [joints[:, j] + glob[:, j] @ np.asarray(HAND_OFFSETS[j]) for j in HAND_OFFSETS]
+    rot, t = d["cam_poses"][:, :3, :3], d["cam_poses"][:, :3, 3]
+    extra = np.einsum("nij,nkj->nki", rot, np.stack(world, axis=1)) + t[:, None]
+    return np.concatenate([verts, extra], axis=1)
+
+
+def write_regressor(path: Path, regressor, key: str | None = "cocoplus_regressor", chumpy: bool = False) -> Path:
+    """A joint-regressor file as the user may hold one: ``.npy`` (the array), ``.npz``
+    (under ``key``, or as its only entry when ``key`` is None), or a Python 2 style
+    ``.pkl`` dict like HMR's ``neutral_smpl_with_cocoplus_reg.pkl`` (``regressor`` under
+    ``key``; with ``chumpy``, beside a ``v_template`` pickled as a ``chumpy.ch.Ch`` object,
+    a class that does not exist here, as in files written with chumpy installed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, regressor)
+    elif path.suffix == ".npz":
+        np.savez(path, **({key: regressor} if key else {"arr": regressor}))
+    else:
+        d = {key: regressor, "f": np.array([[0, 1, 2]], dtype=np.uint32)}
+        if chumpy:
+            d["v_template"] = _ChumpyCh(REST_JOINTS.copy())
+        with open(path, "wb") as f:
+            Py2Pickler(f).dump(d)
+    return path
+
+
+class _ChumpyCh:
+    """Pickles as a ``chumpy.ch.Ch`` object with chumpy-like state (a dict holding the
+    array). :class:`Py2Pickler` writes globals by name without importing them, so chumpy
+    need not exist here, and reading the file back with plain ``pickle`` would fail."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __reduce__(self):
+        return (_CH, (), {"x": self.x})
+
+
+_CH = type("Ch", (), {"__module__": "chumpy.ch"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.crops import crop_image, paired_crops, person_boxes, to_crop
+from synth.crops import centre_box, crop_image, detector_boxes, paired_crops, person_boxes, to_crop
 
 
 def _standing(t=5, height=120.0, cx=160.0, cy=120.0):
@@ -58,3 +58,39 @@ def test_paired_boxes_use_box_t_for_both_frames():
     assert pairs.shape == (2, 2, 224, 224, 3)
     np.testing.assert_array_equal(pairs[1, 0], crop_image(frames[1], boxes[1]))
     np.testing.assert_array_equal(pairs[1, 1], crop_image(frames[2], boxes[1]))  # box 1, not box 2
+
+
+def test_detector_boxes_frame_only_the_reported_keypoints():
+    """One box rule, train and test: a hidden keypoint does not stretch the box (the
+    schema-1 generator boxed all 14, so a hidden leg framed the person differently from
+    the test-time detector)."""
+    kp = _standing(t=4, height=120.0)
+    visible = np.ones((4, 14), bool)
+    visible[:, 12:] = False  # the top two keypoints hidden: the box frames the other 12
+    boxes = detector_boxes(kp, visible, (240, 320))
+    np.testing.assert_allclose(boxes, person_boxes(kp[:, :12], None), rtol=1e-6)
+    assert not np.allclose(boxes, person_boxes(kp, None))
+
+
+def test_detector_boxes_interpolate_frames_with_too_few_keypoints():
+    kp = _standing(t=5)
+    kp[:, :, 0] += np.arange(5)[:, None] * 10.0  # walking right, 10 px a frame
+    visible = np.ones((5, 14), bool)
+    visible[2, :8] = False  # 6 reported: below MIN_VISIBLE, so no box of its own
+    visible[4] = False
+    kp[2, :8] = np.nan  # a detector's unknown positions must not matter
+    boxes = detector_boxes(kp, visible, (240, 320))
+    full = person_boxes(_standing(t=5), None)
+    np.testing.assert_allclose(boxes[2], 0.5 * (boxes[1] + boxes[3]), rtol=1e-6)  # in time
+    np.testing.assert_allclose(boxes[4], boxes[3], rtol=1e-6)  # held at the end
+    np.testing.assert_allclose(boxes[0, 2], full[0, 2], rtol=1e-6)
+    none = detector_boxes(kp, np.zeros((5, 14), bool), (240, 320))
+    np.testing.assert_allclose(none, np.tile(centre_box(240, 320), (5, 1)))
+
+
+def test_detector_boxes_jitter_is_person_boxes_jitter():
+    kp = _standing(t=50)
+    a = detector_boxes(kp, np.ones((50, 14), bool), (240, 320), rng=np.random.default_rng(4),
+                       center_jitter=0.05, scale_jitter=0.08)  # fmt: skip
+    b = person_boxes(kp, np.random.default_rng(4))
+    np.testing.assert_allclose(a, b, rtol=1e-6)

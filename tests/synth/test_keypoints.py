@@ -24,18 +24,34 @@ def test_true_visibility_combines_renderer_occluder_and_total_occlusion():
 
 
 def test_detector_randomisation_rates():
-    rng = np.random.default_rng(0)
-    t = 20000
-    hidden = np.zeros((t, 14), bool)
-    total = np.zeros(t, np.uint8)
-    out = detector_visibility(hidden, total, rng)
     legs = list(LEG_KEYPOINTS)
     others = [i for i in range(14) if i not in legs]
-    # hidden legs: unhidden with 0.5, then flipped with 0.05 -> 0.5*0.95 + 0.5*0.05 = 0.5
-    assert abs(out[:, legs].mean() - 0.5) < 0.01
-    assert abs(out[:, others].mean() - 0.05) < 0.005  # only flips
-    shown = detector_visibility(np.ones((t, 14), bool), total, np.random.default_rng(1))
+    clips = [detector_visibility(np.zeros((31, 14), bool), np.zeros(31, np.uint8), np.random.default_rng(s))
+             for s in range(2000)]  # fmt: skip
+    out = np.stack(clips)  # [clips, T, J]
+    # hidden legs: unhidden in half the clips, then flipped with 0.05 -> 0.5*0.95 + 0.5*0.05 = 0.5
+    assert abs(out[..., legs].mean() - 0.5) < 0.03
+    assert abs(out[..., others].mean() - 0.05) < 0.005  # only flips
+    shown = detector_visibility(np.ones((20000, 14), bool), np.zeros(20000, np.uint8), np.random.default_rng(1))
     assert abs(shown.mean() - 0.95) < 0.005
+
+
+def test_hidden_legs_are_unhidden_together_and_for_the_whole_clip():
+    """The paper unhides *all* leg keypoints with p = 0.5: one decision per clip, so a
+    hidden leg does not flicker (before, each leg keypoint of each frame drew its own)."""
+    legs = list(LEG_KEYPOINTS)
+    hidden = np.zeros((31, 14), bool)
+    total = np.zeros(31, np.uint8)
+    shares = np.array([
+        detector_visibility(hidden, total, np.random.default_rng(s))[:, legs].mean() for s in range(400)
+    ])  # fmt: skip
+    # per clip: all legs shown (bar the 5 % flips) or all hidden (bar the flips), never half
+    assert ((shares > 0.85) | (shares < 0.15)).all()
+    assert 0.4 < (shares > 0.5).mean() < 0.6
+    # without flips, exactly all-or-nothing
+    for s in range(20):
+        legs_out = detector_visibility(hidden, total, np.random.default_rng(s), p_flip=0.0)[:, legs]
+        assert legs_out.all() or not legs_out.any()
 
 
 def test_totally_occluded_frames_stay_hidden_and_draws_are_seeded():
