@@ -6,6 +6,8 @@ Contract
 
     ``rgb``               uint8   ``[B, S, 224, 224, 3]``  crops (only when rgb is an input)
     ``flow``              int16   ``[B, S, 224, 224, 2]``  paired-box flow, 1/16 px (only with flow)
+    ``rgb_input``,        float16 ``[B, S, 3, n, n]``    instead of ``rgb`` / ``flow`` when the
+    ``flow_input``                                 data is a cache (:mod:`motionhmr.cache`)
     ``kp_input_visible``  bool    ``[B, T, 14]``     detector-style visibility (the keypoint input)
     ``joints3d``          float32 ``[B, T, 14, 3]``  camera frame, metres, EVAL_JOINTS order
     ``kp2d``              float32 ``[B, T, 14, 2]``  crop px of the frame's own box (0..224)
@@ -117,24 +119,27 @@ class DataConfig:
 
 
 # -- one clip ------------------------------------------------------------------------------
-def sample_to_steps(sample: Sample, spec: InputSpec | str) -> dict:
+def sample_to_steps(sample: Sample, spec: InputSpec | str, cached: dict | None = None) -> dict:
     """One decoded clip -> the training dict of the module contract, without the batch dim:
     numpy arrays and ``key`` (str). The network input is handed over compact (module doc);
     :func:`motionhmr.inputs.assemble` builds ``x`` from it on the training device.
 
     Only the parts in ``spec`` are kept (``sample`` may lack the others, see
-    :func:`synth.shards.schema.decode`)."""
+    :func:`synth.shards.schema.decode`). ``cached``: a cache's reduced inputs of this clip
+    (``{"flow": float16 [T-1, 3, n, n]}`` etc., :func:`decode_record`), handed over as
+    ``flow_input`` / ``rgb_input`` in place of the full-size field."""
     spec = parse_inputs(spec)
+    cached = cached or {}
     a = sample.arrays
     t_len = sample.frames
     s_len = t_len - 1
     if s_len < 1:
         raise InputError(f"sample {sample.key} has {t_len} frame(s); a step needs two")
     total = a["total_occlusion"].astype(bool)
-    out = {}
-    if "rgb" in spec:
+    out = {f"{part}_input": np.ascontiguousarray(x[:s_len]) for part, x in cached.items() if part in spec}
+    if "rgb" in spec and "rgb" not in cached:
         out["rgb"] = np.ascontiguousarray(sample.rgb[:s_len])
-    if "flow" in spec:
+    if "flow" in spec and "flow" not in cached:
         # the stored integers (1/16 px, exact): half the bytes of float32 px
         out["flow"] = np.rint(sample.flow[:s_len] * FLOW_STEPS).astype(np.int16)
     return {
@@ -161,6 +166,20 @@ def image_fields(spec: InputSpec | str) -> tuple[str, ...]:
     """The image-like shard fields ``spec`` needs decoded (none for ``inputs=kp``)."""
     spec = parse_inputs(spec)
     return tuple(f for f in ("rgb", "flow") if f in spec)
+
+
+def decode_record(record: dict, spec: InputSpec | str) -> tuple[Sample, dict[str, np.ndarray]]:
+    """A raw record of a shard folder or of a cache -> (the clip with the image fields
+    ``spec`` needs decoded, the cache's reduced inputs of those fields: ``{part: float16
+    [T-1, 3, n, n]}``, empty for plain shards). A cached field is not decoded again."""
+    from motionhmr.cache import CACHED_FILE
+
+    cached = {}
+    for part in image_fields(spec):
+        name = CACHED_FILE[part]
+        if name in record:
+            cached[part] = np.load(io.BytesIO(record[name]), allow_pickle=False)
+    return decode(record, tuple(f for f in image_fields(spec) if f not in cached)), cached
 
 
 def future_keypoints(kp2d: np.ndarray, boxes: np.ndarray, crop: int = CROP) -> np.ndarray:
@@ -302,13 +321,15 @@ class ShardDataset(torch.utils.data.IterableDataset):
                 if skip:  # resuming: this record went into a batch the run already trained on
                     skip -= 1
                     continue
-                yield sample_to_steps(self._cut(decode(record, image_fields(self.spec)), p), self.spec)
+                sample, cached = decode_record(record, self.spec)
+                sample, cached = self._cut(sample, cached, p)
+                yield sample_to_steps(sample, self.spec, cached)
             if self.repeat and n == 0:
                 raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
 
-    def _cut(self, sample: Sample, p: int) -> Sample:
+    def _cut(self, sample: Sample, cached: dict, p: int) -> tuple[Sample, dict]:
         if self.window is None:
-            return sample
+            return sample, cached
         frames, how = self.window
         if frames > sample.frames:
             raise InputError(f"data.frames={frames} but clip {sample.key} has {sample.frames} frames")
@@ -316,7 +337,8 @@ class ShardDataset(torch.utils.data.IterableDataset):
             start = (sample.frames - frames) // 2
         else:  # per clip and pass, independent of which worker reads it
             start = int(np.random.default_rng([*self.seed, p, int(sample.key)]).integers(sample.frames - frames + 1))
-        return crop_window(sample, start, frames)
+        steps = slice(start, start + frames - 1)
+        return crop_window(sample, start, frames), {part: x[steps] for part, x in cached.items()}
 
 
 @dataclasses.dataclass

@@ -95,6 +95,12 @@ def assemble(batch: dict, spec: InputSpec | str, size: int | None = None, crop: 
 
     Channels as in the module doc. Frame t totally occluded zeroes its rgb and heatmaps, t or
     t+1 zeroes flow t; zero is the *network input* (a hidden RGB frame is the ImageNet mean).
+    A cache's batch (:mod:`motionhmr.cache`) brings ``rgb_input`` / ``flow_input`` float16
+    ``[B, S, 3, n, n]`` instead: :func:`rgb_channels` / :func:`flow_channels` of the stored
+    data, already resized to ``n`` (the cache's size) and not yet zeroed; they are zeroed here
+    like the rest (a whole frame, so zeroing and resizing commute) and resized again only
+    if ``n != size``.
+
     ``size`` (``model.input_size``): rgb and flow are resized with antialiased bilinear
     filtering; heatmaps are rendered at ``size`` directly, sigma and positions scaled by
     ``size / crop``, which is cheaper than rendering 224 px maps and shrinking them and
@@ -110,20 +116,12 @@ def assemble(batch: dict, spec: InputSpec | str, size: int | None = None, crop: 
     hidden = total[:, :s]
     pair = hidden | total[:, 1:]
     parts = []
-    if "rgb" in spec:
-        rgb = batch["rgb"][:, :s]
-        mean = torch.tensor(IMAGENET_MEAN, device=rgb.device)
-        std = torch.tensor(IMAGENET_STD, device=rgb.device)
-        rgb = (rgb.float() / 255.0 - mean) / std
-        rgb = torch.where(hidden[..., None, None, None], 0.0, rgb)
-        parts.append(_resized(rgb.permute(0, 1, 4, 2, 3), out_size))
-    if "flow" in spec:
-        from flow.contract import to_model_input
-
-        flow = batch["flow"][:, :s]
-        flow = flow.float() / FLOW_STEPS if not flow.is_floating_point() else flow.float()
-        flow = torch.where(pair[..., None, None, None], 0.0, to_model_input(flow))
-        parts.append(_resized(flow.permute(0, 1, 4, 2, 3), out_size))
+    for part, zeroed, channels in (("rgb", hidden, rgb_channels), ("flow", pair, flow_channels)):
+        if part not in spec:
+            continue
+        cached = batch.get(f"{part}_input")
+        x = cached[:, :s].float() if cached is not None else channels(batch[part][:, :s])
+        parts.append(_resized(torch.where(zeroed[..., None, None, None], 0.0, x), out_size))
     if "kp" in spec:
         vis = batch["kp_input_visible"][:, :s, : CHANNELS["kp"]].bool() & ~hidden[..., None]
         kp = batch["kp2d"][:, :s, : CHANNELS["kp"]].float()
@@ -131,6 +129,24 @@ def assemble(batch: dict, spec: InputSpec | str, size: int | None = None, crop: 
     indicator = pair if "flow" in spec else hidden
     parts.append(indicator.float()[..., None, None, None].expand(b, s, 1, out_size, out_size))
     return torch.cat(parts, 2)
+
+
+def rgb_channels(rgb):
+    """uint8 crops ``[..., H, W, 3]`` (torch) -> ImageNet-normalised float32 ``[..., 3, H, W]``."""
+    import torch
+
+    mean = torch.tensor(IMAGENET_MEAN, device=rgb.device)
+    std = torch.tensor(IMAGENET_STD, device=rgb.device)
+    return ((rgb.float() / 255.0 - mean) / std).movedim(-1, -3)
+
+
+def flow_channels(flow):
+    """Stored flow ``[..., H, W, 2]`` (int16 1/16 px, or float px; torch) -> the network's
+    float32 ``[..., 3, H, W]`` (:func:`flow.contract.to_model_input`)."""
+    from flow.contract import to_model_input
+
+    flow = flow.float() / FLOW_STEPS if not flow.is_floating_point() else flow.float()
+    return to_model_input(flow).movedim(-1, -3)
 
 
 def render_heatmaps(kp2d, visible, size: int = 224, crop: int = 224, sigma: float = 10.0):

@@ -28,6 +28,8 @@ import torch
 from motionhmr import checkpoint
 from motionhmr.config import TrainConfig, to_dict
 from motionhmr.data import IMAGENET_MEAN, IMAGENET_STD, make_loader
+from motionhmr.cache import check_cache
+from motionhmr.data import image_fields
 from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from motionhmr.losses import MotionHMRLoss, domain_loss, normalised_to_px, pa_mpjpe, project_weak
 from motionhmr.model import MotionHMR
@@ -226,6 +228,8 @@ def train(cfg: TrainConfig) -> dict:
     spec = parse_inputs(cfg.inputs)
     out = Path(cfg.out)
     seed_everything(cfg.seed + rank, cfg.deterministic)
+    for root in filter(None, (cfg.data.path, cfg.data.val_path)):  # a cache must match the run (one line)
+        check_cache(root, image_fields(spec), cfg.model.input_size)
     contract = data_contract(cfg) if rank == 0 else None
     model, loss_fn = build(cfg, device, start_pose(cfg, out))
     if cfg.memory_check:

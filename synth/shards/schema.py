@@ -127,7 +127,10 @@ def decode(record: dict, images: tuple[str, ...] = IMAGE_FIELDS) -> Sample:
     ~0.1 s)."""
     from flow.codec import decode_flow
 
-    missing = [k for k in ("rgb.jpg", "flow.png", "occluder.png", "arrays.npz", "meta.json") if k not in record]
+    # only what is decoded must be there: a cache (motionhmr.cache) keeps arrays and meta alone
+    files = {"rgb": "rgb.jpg", "flow": "flow.png", "occluder": "occluder.png"}
+    needed = ("arrays.npz", "meta.json", *(files[f] for f in IMAGE_FIELDS if f in images))
+    missing = [k for k in needed if k not in record]
     if missing:
         raise InputError(f"sample {record.get('__key__')!r} lacks {', '.join(missing)}")
     meta = json.loads(record["meta.json"])
