@@ -33,7 +33,7 @@ fi
 
 extras="${MOTIONHMR_EXTRAS:-test}"
 stamp=".venv/.motionhmr-setup"
-want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16) $extras"
+want="$(cat pyproject.toml constraints.txt jobs/setup.sh | sha256sum | cut -c1-16) $extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing the suite into .venv (extras: $extras)"
   .venv/bin/python -m pip install -q -c constraints.txt torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
@@ -41,6 +41,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # sports2d ships a real outdoor video (Sports2D/Demo/demo.mp4) used as an embedded
   # background; only that file is used, so its heavy pose-estimation requirements are skipped.
   .venv/bin/python -m pip install -q -c constraints.txt --no-deps sports2d==0.8.34 2>&1 | grep -v "^WARNING: Location" || true
+  # pose2sim ships a real calibrated 4-camera recording (Demo_SinglePerson: Qualisys calibration
+  # and videos), the embedded source of `motionhmr eval data=multiview`; only its files are used.
+  .venv/bin/python -m pip install -q -c constraints.txt --no-deps pose2sim==0.10.49 2>&1 | grep -v "^WARNING: Location" || true
   if [[ ",$extras," == *",ptlflow,"* || ",$extras," == *",test,"* ]]; then
     # --no-deps: ptlflow requires opencv-python, which would overwrite our contrib cv2/;
     # its other requirements come from the [ptlflow] extra above.

@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("overrides", nargs="*", help="e.g. inputs=flow+kp data=shards/ optim.steps=20000")
     tr.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     ev = sub.add_parser(
-        "eval", help="score a checkpoint on 3DPW (the paper's protocol) or held-out synthetic shards",
-        description="key=value settings: ckpt=FILE data=3dpw|synthetic data.path=DIR [data.split=test] "
+        "eval", help="score a checkpoint on 3DPW (the paper's protocol), a calibrated multi-camera recording, or held-out synthetic shards",
+        description="key=value settings: ckpt=FILE data=3dpw|synthetic|multiview data.path=DIR [data.split=test] "
+        "[data.view=CAMERA (multiview; data.path=embedded is Pose2Sim's 4-camera demo)] "
         "[data.max_clips=N] [smpl_path=DIR (PVE)] [flow=dis:medium] [device=auto] [out=results.json] "
         "[wandb=offline|online|disabled]. Prints a per-person table and the means.",
     )  # fmt: skip

@@ -3,6 +3,11 @@
     motionhmr eval ckpt=runs/flow+kp/last.pt data=3dpw data.path=/data/3DPW \
         smpl_path=/data/smpl data.regressor=/data/hmr/neutral_smpl_with_cocoplus_reg.pkl
     motionhmr eval ckpt=runs/flow+kp/last.pt data=synthetic data.path=shards_val/
+    motionhmr eval ckpt=runs/flow+kp/last.pt data=multiview data.path=embedded [data.view=cam01]
+
+Multiview (:mod:`motionhmr.multiview`): a calibrated multi-camera recording; MediaPipe on
+every view is triangulated into a 3D reference, and the model runs on one view at a time
+(:mod:`motionhmr.multiview.score`), next to the best constant pose on the same frames.
 
 3DPW: the test split's images and 3DPW's own 2D detections become the network inputs
 exactly as real video does in ``predict`` (:mod:`motionhmr.realvideo`: frames decoded at the
@@ -31,18 +36,19 @@ import numpy as np
 from synth.errors import InputError
 
 log = logging.getLogger(__name__)
-DATASETS = ("3dpw", "synthetic")
+DATASETS = ("3dpw", "synthetic", "multiview")
 GT_JOINTS = ("auto", "mesh", "skeleton")  # data.joints: 3DPW ground truth (module docstring)
 
 
 @dataclasses.dataclass
 class EvalDataConfig:
-    name: str = "synthetic"  # 3dpw | synthetic
-    path: str | None = None
+    name: str = "synthetic"  # 3dpw | synthetic | multiview
+    path: str | None = None  # multiview: a recording folder, or "embedded" (Pose2Sim's demo)
     split: str = "test"  # 3dpw split
     joints: str = "auto"  # 3dpw ground-truth joints: auto | mesh | skeleton (module docstring)
     regressor: str | None = None  # 3dpw: HMR's cocoplus joint regressor (.pkl/.npy/.npz) for mesh joints
     max_clips: int | None = None  # synthetic: score at most this many clips
+    view: str | None = None  # multiview: score this camera only (default: each camera in turn)
 
 
 @dataclasses.dataclass
@@ -68,7 +74,11 @@ class EvalConfig:
                 raise InputError("data.joints=mesh needs smpl_path=<SMPL folder> and data.regressor=<HMR's "
                                  "neutral_smpl_with_cocoplus_reg.pkl or its cocoplus_regressor as .npy>")
         if not self.data.path:
-            raise InputError(f"data.path is missing: the folder of {'3DPW (with sequenceFiles/)' if self.data.name == '3dpw' else 'shard-*.tar files'}")
+            what = {"3dpw": "3DPW (with sequenceFiles/)", "synthetic": "shard-*.tar files",
+                    "multiview": "a calibrated recording (calibration/, videos/), or data.path=embedded"}
+            raise InputError(f"data.path is missing: the folder of {what[self.data.name]}")
+        if self.data.view is not None and self.data.name != "multiview":
+            raise InputError("data.view picks a camera of data=multiview; it means nothing for data=" + self.data.name)
 
 
 def parse_eval_args(overrides: list[str]) -> EvalConfig:
@@ -100,7 +110,8 @@ def evaluate_checkpoint(cfg: EvalConfig):
 
     # The data contract first: a flow= the model was not trained on fails before the build.
     spec, contract = of_checkpoint(cfg.ckpt)
-    flow_cfg = choose_flow(contract, cfg.flow, cfg.ckpt, "flow=") if cfg.data.name == "3dpw" and "flow" in spec else None
+    real = cfg.data.name in ("3dpw", "multiview")
+    flow_cfg = choose_flow(contract, cfg.flow, cfg.ckpt, "flow=") if real and "flow" in spec else None
     predictor = Predictor.from_checkpoint(cfg.ckpt, cfg.device, contract=contract)
     if cfg.data.name == "synthetic":
         _compare_contracts(cfg.ckpt, contract, cfg.data.path)
@@ -118,6 +129,13 @@ def evaluate_checkpoint(cfg: EvalConfig):
                     yield decode(record, image_fields(predictor.spec))
 
         results = evaluate_synthetic(lambda s: predictor(sample_to_steps(s, predictor.spec)).joints3d, samples())
+    elif cfg.data.name == "multiview":
+        from motionhmr.multiview.recording import build_reference, open_recording
+        from motionhmr.multiview.score import evaluate_multiview
+
+        rec = open_recording(cfg.data.path)
+        views = [rec.camera(cfg.data.view).name] if cfg.data.view else None  # a bad name fails before detection
+        results = evaluate_multiview(predictor, rec, build_reference(rec), views, _flow_backend(flow_cfg))
     else:
         from motionhmr.threedpw import gendered_smpl, load_joint_regressor, load_split
 
