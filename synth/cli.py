@@ -23,7 +23,7 @@ COMMANDS = {
     "verify": "check every shard in DIR against the schema and print statistics",
     "show": "draw samples of DIR to PNG files",
     "preview": "render a motion on a body to out= (mp4/gif) and a keypoint contact sheet",
-    "motions": "list the clips of the configured motion source (motion=deepmimic|cmu_bvh|amass)",
+    "motions": "list the clips of the configured motion source (motion=deepmimic|cmu_bvh|cmu_asfamc|amass)",
 }
 
 EPILOG = """examples:

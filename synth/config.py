@@ -19,7 +19,7 @@ from synth.errors import InputError
 from synth.occluders.occlude import OccluderConfig
 
 BODY_BACKENDS = ("anny", "smpl")
-MOTION_SOURCES = ("deepmimic", "bvh", "amass")
+MOTION_SOURCES = ("deepmimic", "bvh", "asfamc", "amass")
 
 
 @dataclasses.dataclass
@@ -44,8 +44,8 @@ class BodyConfig:
 @dataclasses.dataclass
 class MotionConfig:
     source: str = "deepmimic"
-    clip: str = "walk"  # clip name: DeepMimic name, BVH file stem, AMASS file stem
-    path: str | None = None  # file or folder of the collection (bvh, amass)
+    clip: str = "walk"  # clip name: DeepMimic name, BVH / AMC file stem, AMASS file stem
+    path: str | None = None  # file or folder of the collection (bvh, asfamc, amass)
     body_model_path: str | None = None  # SMPL-H folder, to read AMASS skeletons
     fps: float = 30.0
     speed: float = 1.0
@@ -55,7 +55,7 @@ class MotionConfig:
     def __post_init__(self) -> None:
         if self.source not in MOTION_SOURCES:
             raise InputError(f"motion.source={self.source!r} is unknown; choose one of {', '.join(MOTION_SOURCES)}")
-        if self.source in ("bvh", "amass") and not self.path:
+        if self.source in ("bvh", "asfamc", "amass") and not self.path:
             raise InputError(f"motion={self.source} needs motion.path=<file or folder of the collection>")
         if self.fps <= 0 or self.speed <= 0:
             raise InputError("motion.fps and motion.speed must be positive")

@@ -1,4 +1,4 @@
-"""Motion sources (DeepMimic, CMU BVH, AMASS), retargeting, timing and augmentation.
+"""Motion sources (DeepMimic, CMU BVH, CMU ASF/AMC, AMASS), retargeting, timing and augmentation.
 
 ``load_motion(cfg)`` picks a source by ``cfg.source`` and a clip by ``cfg.clip``; every
 source returns a :class:`synth.motion.clip.MotionClip` in the suite frame.
@@ -11,7 +11,7 @@ from pathlib import Path
 from synth.errors import InputError
 from synth.motion.clip import MotionClip
 
-SOURCES = ("deepmimic", "bvh", "amass")
+SOURCES = ("deepmimic", "bvh", "asfamc", "amass")
 
 
 def list_clips(cfg) -> dict[str, str]:
@@ -24,6 +24,8 @@ def list_clips(cfg) -> dict[str, str]:
         from synth.motion.bvh import list_bvh
 
         return _list_or_file(cfg.path, list_bvh, ".bvh")
+    if cfg.source == "asfamc":
+        return _list_or_file(cfg.path, _list_amc, ".amc")
     if cfg.source == "amass":
         return _list_or_file(cfg.path, _list_npz, ".npz")
     raise InputError(f"unknown motion source {cfg.source!r}; known: {', '.join(SOURCES)}")
@@ -40,6 +42,10 @@ def load_motion(cfg) -> MotionClip:
         from synth.motion.bvh import load_bvh
 
         return load_bvh(path)
+    if cfg.source == "asfamc":
+        from synth.motion.asfamc import load_asfamc
+
+        return load_asfamc(path)  # the subject's .asf beside it; CMU's 120 fps
     if cfg.source == "amass":
         from synth.bodies.smpl_body import SMPLBody
         from synth.motion.amass import load_amass
@@ -68,6 +74,12 @@ def _list_or_file(path: str, lister, suffix: str) -> dict[str, str]:
     if not p.exists():
         raise InputError(f"motion.path={path} does not exist")
     return {k: str(v) for k, v in lister(p).items()}
+
+
+def _list_amc(root: Path) -> dict[str, Path]:
+    from synth.motion.asfamc import list_asfamc
+
+    return {name: amc for name, (amc, _asf) in list_asfamc(root).items()}
 
 
 def _list_npz(root: Path) -> dict[str, Path]:

@@ -24,6 +24,12 @@ def cmu_bvh_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def cmu_asfamc_dir() -> Path:
+    """The same 56 CMU clips as CMU ships them: <subject>/<subject>.asf + <subject>_<trial>.amc."""
+    return _shared("cmu_asfamc")
+
+
+@pytest.fixture(scope="session")
 def cmu_daz_bvh_dir() -> Path:
     """The 142 CMU clips in the "Daz-friendly" rig (hip, abdomen, lThigh, ...); skips when absent."""
     return _shared("cmu_daz_bvh")
