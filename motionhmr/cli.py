@@ -17,6 +17,8 @@ EXAMPLES = """examples:
   torchrun --nproc_per_node 8 -m motionhmr.cli train inputs=flow+kp data=/shared/synth data.batch_size=16
   motionhmr predict video.mp4 --ckpt runs/flow+kp/last.pt                # bodies.npz/.json + overlay.mp4
   motionhmr predict --keypoints track.json --ckpt runs/kp/last.pt         # inputs=kp checkpoints only
+  motionhmr predict video.mp4                                             # the shipped kp model
+  motionhmr export runs/kp/last.pt kp.pt                                  # small inference-only copy
   motionhmr eval ckpt=runs/flow+kp/last.pt data=3dpw data.path=/data/3DPW
   motionhmr env
 """
@@ -52,13 +54,25 @@ def main(argv: list[str] | None = None) -> int:
         "MediaPipe's. With --keypoints, an inputs=kp checkpoint runs on the keypoint file alone.",
     )  # fmt: skip
     pr.add_argument("video", nargs="?", help="the video (optional with --keypoints)")
-    pr.add_argument("--ckpt", required=True, help="a motionhmr checkpoint (e.g. runs/flow+kp/last.pt)")
+    pr.add_argument("--ckpt", help="a motionhmr checkpoint (e.g. runs/flow+kp/last.pt); default: the model that "
+                    "ships with the suite (motionhmr/weights/kp.pt, MediaPipe 2D in; see its MODEL_CARD.md)")
     pr.add_argument("--keypoints", metavar="FILE", help="a .npz/.json keypoint file (inputs=kp checkpoints)")
     pr.add_argument("--out", metavar="DIR", help="output folder (default: predict/<video or keypoints stem>)")
     pr.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     pr.add_argument("--flow", default=None, help="flow backend for inputs with flow (default: the checkpoint's, from its data contract; dis:medium for old checkpoints)")
     pr.add_argument("--max-frames", type=int, metavar="N", help="only the first N frames")
     pr.add_argument("--no-video", action="store_true", help="skip overlay.mp4")
+    pr.add_argument("--refine", action="store_true", help="fit the predicted bodies to the 2D keypoints afterwards "
+                    "(test-time 2D fitting with a prior on the network's poses and temporal smoothness; motionhmr/refine.py)")
+    ex = sub.add_parser(
+        "export", help="write a small inference-only copy of a checkpoint (float16, no optimizer state)",
+        description="Copy CKPT to OUT without what only training needs (optimizer, scheduler, generator state, "
+        "the DANN domain classifier), with float16 weights: a kp model shrinks from 83 MB to ~12 MB. predict and "
+        "eval read OUT like any checkpoint; train cannot resume from it. This is how motionhmr/weights/kp.pt is made.",
+    )  # fmt: skip
+    ex.add_argument("ckpt", help="a checkpoint written by motionhmr train (e.g. runs/kp/last.pt)")
+    ex.add_argument("out", help="the file to write (e.g. motionhmr/weights/kp.pt)")
+    ex.add_argument("--float32", action="store_true", help="keep float32 weights (twice the size)")
     ca = sub.add_parser(
         "cache", help="shrink a shard folder's flow/rgb to model.input_size once, for fast CPU training",
         description="Write a cache of SHARDS in OUT: each clip's flow (and/or rgb) network channels computed "
@@ -106,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "predict":
@@ -129,6 +145,15 @@ def _train(args) -> int:
 
     result = train(cfg)
     print(f"trained {result['step']} steps; checkpoint {result['out']}/last.pt")
+    return 0
+
+
+def _export(args) -> int:
+    from motionhmr.weights import export
+
+    info = export(args.ckpt, args.out, half=not args.float32)
+    print(f"wrote {args.out}: step {info['step']}, {info['params'] / 1e6:.2f} M values, "
+          f"{info['bytes'] / 1e6:.1f} MB ({info['dropped']} training-only tensors left out)")
     return 0
 
 
@@ -160,13 +185,19 @@ def _predict(args) -> int:
     from motionhmr.predict import predict_keypoints, predict_video
 
     out = Path(args.out) if args.out else Path("predict") / Path(args.keypoints or args.video).stem
+    if args.ckpt is None:
+        from motionhmr.weights import default_checkpoint
+
+        args.ckpt = str(default_checkpoint("kp"))
+        print(f"motionhmr predict: no --ckpt: the shipped model {args.ckpt} (MODEL_CARD.md beside it)", file=sys.stderr)
     if args.keypoints:
         if args.video:
             print(f"motionhmr predict: --keypoints given: {args.video} is not read", file=sys.stderr)
-        result = predict_keypoints(args.ckpt, args.keypoints, out, device=args.device, max_frames=args.max_frames)
+        result = predict_keypoints(args.ckpt, args.keypoints, out, device=args.device, max_frames=args.max_frames,
+                                   refine=args.refine)  # fmt: skip
     else:
         result = predict_video(args.ckpt, args.video, out, device=args.device, flow=args.flow,
-                               max_frames=args.max_frames, overlay=not args.no_video)  # fmt: skip
+                               max_frames=args.max_frames, overlay=not args.no_video, refine=args.refine)  # fmt: skip
     print(result.summary())
     return 0
 

@@ -120,7 +120,24 @@ ASSUMED = DataContract(flow="dis:medium", frame_height=240, frame_width=320, cro
 # -- reading the shards --------------------------------------------------------------------
 def read_contract(root: str | Path) -> DataContract:
     """The contract of the shards in ``root`` (module docstring); logs a warning naming the
-    unknown fields when ``root`` has no generate.yaml."""
+    unknown fields when ``root`` has no generate.yaml. Several comma-separated folders
+    (:func:`motionhmr.data.shard_list`) must agree on every field that defines the network
+    input: else a one-line error naming the folder and the fields."""
+    from motionhmr.data import data_roots
+
+    roots = data_roots(root)
+    if len(roots) > 1:
+        first = read_contract(roots[0])
+        for other in roots[1:]:
+            changed = differences(first, read_contract(other))
+            if changed:
+                raise InputError(f"{other} was generated with other input settings than {roots[0]} "
+                                 f"({', '.join(changed)}): they cannot train one network together")  # fmt: skip
+        return first
+    return _read_one_contract(root)
+
+
+def _read_one_contract(root: str | Path) -> DataContract:
     from synth.shards.schema import CROP, HEATMAP_SIGMA
 
     root = Path(root)

@@ -93,6 +93,8 @@ class DataConfig:
     ``shuffle_buffer``: raw records (about 1 MB each) per worker; 0 turns shuffling off.
     ``frames``: train on a window of this many frames of each clip (random for train,
     centred for val), for the clip-length ablation; None keeps the stored length.
+    ``kp_offset_px``, ``kp_jitter_px``: detector-style noise on the training clips' 2D
+    keypoints (crop px, the person ~150 px tall), :func:`detector_noise`; 0 turns it off.
     """
 
     path: str
@@ -102,6 +104,8 @@ class DataConfig:
     workers: int = 4
     shuffle_buffer: int = 100
     frames: int | None = None
+    kp_offset_px: float = 0.0
+    kp_jitter_px: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.path:
@@ -110,6 +114,8 @@ class DataConfig:
             raise InputError(f"data.val_every={self.val_every} must be >= 0 (0: hold nothing out)")
         if self.batch_size < 1:
             raise InputError(f"data.batch_size={self.batch_size} must be >= 1")
+        if self.kp_offset_px < 0 or self.kp_jitter_px < 0:
+            raise InputError("data.kp_offset_px and data.kp_jitter_px must be >= 0 (crop px; 0 turns the noise off)")
         if self.workers < 0:
             raise InputError(f"data.workers={self.workers} must be >= 0 (0: load in the main process)")
         if self.shuffle_buffer < 0:
@@ -153,6 +159,23 @@ def sample_to_steps(sample: Sample, spec: InputSpec | str, cached: dict | None =
         "total_occlusion": total,
         "key": sample.key,
     }
+
+
+def detector_noise(kp2d: np.ndarray, rng: np.random.Generator, offset_px: float, jitter_px: float) -> np.ndarray:
+    """Keypoints ``[T, J, 2]`` crop px as a real 2D detector would place them: one offset per
+    clip and keypoint (normal, sd ``offset_px``) plus independent per-frame jitter (sd
+    ``jitter_px``).
+
+    Why an offset per clip: a detector's keypoints are not the body model's joints. MediaPipe's
+    hips, shoulders and knees sit a few cm from Anny's (measured on Pose2Sim's demo, the
+    triangulated hip width is 197 mm where the prediction's is 222, and its shins are shorter
+    than its thighs where Anny's are longer), and that difference holds for the whole clip.
+    A model trained on exact projections reads such a shift as foreshortening, i.e. depth.
+    The jitter is the detector's frame-to-frame noise. Only the input is perturbed for the
+    3D loss; the 2D loss then sees the same shifted keypoints, as a detector's labels would."""
+    t, j, _ = kp2d.shape
+    noise = rng.normal(0.0, offset_px, (1, j, 2)) + rng.normal(0.0, jitter_px, (t, j, 2))
+    return (kp2d + noise).astype(np.float32)
 
 
 def steps_input(sample: Sample, spec: InputSpec | str, size: int | None = None) -> np.ndarray:
@@ -236,13 +259,25 @@ def _in_split(split: str, val_every: int, record: dict) -> bool:
 
 
 def shard_list(path: str | Path) -> list[str]:
-    """The sorted ``shard-*.tar`` files of ``path``; a one-line InputError if there are none."""
+    """The sorted ``shard-*.tar`` files of ``path``; a one-line InputError if there are none.
+
+    ``path`` may name several folders, comma-separated (``data=shards_a/,shards_b/``): sets
+    generated with different motion or backgrounds train together, folder after folder. Each
+    folder's clips keep their own keys, so each holds out its own ``val_every``-th clips."""
     from synth.shards.reader import shard_files
 
-    try:
-        return [str(p) for p in shard_files(path)]
-    except InputError as e:
-        raise InputError(f"{e}: make training data with  synth generate --n N --out {path}") from None
+    out = []
+    for root in data_roots(path):
+        try:
+            out += [str(p) for p in shard_files(root)]
+        except InputError as e:
+            raise InputError(f"{e}: make training data with  synth generate --n N --out {root}") from None
+    return out
+
+
+def data_roots(path: str | Path) -> list[str]:
+    """The folders of a ``data.path`` (one, or several comma-separated)."""
+    return [p.strip() for p in str(path).split(",") if p.strip()]
 
 
 def rank_shards(shards: list[str], rank: int, world_size: int, order_seed: tuple[int, ...] | None) -> list[str]:
@@ -286,9 +321,9 @@ class ShardDataset(torch.utils.data.IterableDataset):
     def __init__(self, shards: list[str], spec: InputSpec, *, keep: Callable[[dict], bool] | None = None,
                  window: tuple[int, str] | None = None, shuffle: bool = False, buffer: int = 0,
                  seed: tuple[int, ...] = (0,), repeat: bool = False, skip_batches: int = 0,
-                 batch_size: int = 1) -> None:  # fmt: skip
+                 batch_size: int = 1, kp_noise: tuple[float, float] = (0.0, 0.0)) -> None:  # fmt: skip
         super().__init__()
-        self.shards, self.spec, self.keep = list(shards), spec, keep
+        self.shards, self.spec, self.keep, self.kp_noise = list(shards), spec, keep, kp_noise
         self.window, self.shuffle, self.buffer, self.seed, self.repeat = window, shuffle, buffer, seed, repeat
         self.skip_batches, self.batch_size = skip_batches, batch_size
 
@@ -323,7 +358,11 @@ class ShardDataset(torch.utils.data.IterableDataset):
                     continue
                 sample, cached = decode_record(record, self.spec)
                 sample, cached = self._cut(sample, cached, p)
-                yield sample_to_steps(sample, self.spec, cached)
+                steps = sample_to_steps(sample, self.spec, cached)
+                if any(self.kp_noise):  # per clip and pass, independent of which worker reads it
+                    rng = np.random.default_rng([*self.seed, p, int(sample.key), 1])
+                    steps["kp2d"] = detector_noise(steps["kp2d"], rng, *self.kp_noise)
+                yield steps
             if self.repeat and n == 0:
                 raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
 
@@ -398,6 +437,7 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
         window=None if cfg.frames is None else (cfg.frames, "random" if train else "centre"),
         shuffle=train, buffer=cfg.shuffle_buffer, seed=(seed, epoch, rank),
         repeat=train and batches is not None, skip_batches=skip, batch_size=cfg.batch_size,
+        kp_noise=(cfg.kp_offset_px, cfg.kp_jitter_px) if train else (0.0, 0.0),
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         ds, batch_size=cfg.batch_size, collate_fn=collate, num_workers=workers,

@@ -26,6 +26,7 @@ import torch
 
 from motionhmr.evaluate import CLIP_FRAMES, clip_windows, stitch
 from motionhmr.losses import normalised_to_px, project_weak
+from synth.errors import InputError
 
 
 @dataclasses.dataclass
@@ -75,7 +76,7 @@ class Predictor:
         cfg = from_dict(blob["config"])
         dev = pick_device(device)
         model, loss_fn = build(cfg, dev)
-        model.load_state_dict(blob["model"])
+        load_weights(model, blob, str(path))
         frames = cfg.data.frames or contract.clip_frames or CLIP_FRAMES
         return cls(model, loss_fn, parse_inputs(cfg.inputs), dev, frames=kwargs.get("frames", frames),
                    batch=kwargs.get("batch", 4), contract=contract)  # fmt: skip
@@ -113,6 +114,22 @@ class Predictor:
                              "cam": frames.cam[b], "kp2d_crop": uv[b]})  # fmt: skip
         fields = {k: stitch([o[k].float().cpu().numpy() for o in outs], windows, n) for k in outs[0]}
         return FrameBodies(**fields)
+
+
+def load_weights(model, blob: dict, name: str) -> None:
+    """``blob``'s weights into ``model`` (cast to its dtype: an export stores float16). An
+    inference-only export (:func:`motionhmr.weights.export`) lacks the training-only modules;
+    any other missing or unexpected key is an error."""
+    from motionhmr.weights import TRAINING_ONLY
+
+    if not blob.get("inference_only"):
+        model.load_state_dict(blob["model"])
+        return
+    missing, unexpected = model.load_state_dict(blob["model"], strict=False)
+    missing = [k for k in missing if not k.startswith(TRAINING_ONLY)]
+    if missing or unexpected:
+        raise InputError(f"{name} does not fit the network its config builds (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]}): re-export it from its training checkpoint")  # fmt: skip
 
 
 #: Compact input fields indexed by frame (T) and by step (S = T - 1).

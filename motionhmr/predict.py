@@ -128,6 +128,7 @@ def predict_video(
     overlay: bool = True,
     overlay_height: int | None = OVERLAY_HEIGHT,
     detector=None,
+    refine: bool = False,
 ) -> PredictResult:
     """Predict bodies on ``video`` and write ``out/`` (module docstring).
 
@@ -135,7 +136,8 @@ def predict_video(
     a callable ``frames -> (kp2d [N, 14, 2] px, conf [N, 14], found [N])``; default
     :class:`motionhmr.detect.MediaPipePose`. ``flow``: a backend spec (``dis:medium``,
     ``farneback``, ...); None: the checkpoint's. ``overlay_height``: the overlay's panel
-    height (None: the decoded frames as they are).
+    height (None: the decoded frames as they are). ``refine``: fit the bodies to the
+    detections afterwards (:mod:`motionhmr.refine`; the agreement figure then measures the fit).
     """
     from flow.registry import build_backend
     from motionhmr.contract import choose_flow, of_checkpoint
@@ -160,6 +162,8 @@ def predict_video(
     backend = build_backend(flow_cfg) if flow_cfg is not None else None
     clip = steps(frames, kp2d, conf, predictor.spec, backend, person_px=contract.person_px)
     bodies = predictor(clip.inputs)
+    fit = _refined(bodies, clip.kp2d, clip.visible, clip.occluded, predictor) if refine else None
+    bodies = fit[0] if fit else bodies
     kp_image = image_keypoints(bodies.kp2d_crop, clip.to_image)
     agree = agreement(kp_image, kp2d, conf, clip.occluded, clip.boxes, CONF_THRESHOLD, "MediaPipe")
     rendered = ~clip.occluded & drawable(bodies.cam)
@@ -179,6 +183,7 @@ def predict_video(
         "flow": flow_cfg.label if flow_cfg is not None else None, "data_contract": contract.to_dict(),
         "conf_threshold": CONF_THRESHOLD, "min_visible": MIN_VISIBLE, "focal_crop_px": FOCAL,
         "units": "joints3d metres (camera frame, root-relative); kp2d_* px; image px of image_size",
+        "refine": fit[1] if fit else None,
     }  # fmt: skip
     out = Path(out)
     files = write_bodies(out, arrays, meta, agree)
@@ -198,6 +203,7 @@ def predict_keypoints(
     device: str = "auto",
     layout: str | None = None,
     max_frames: int | None = None,
+    refine: bool = False,
 ) -> PredictResult:
     """Predict bodies from a keypoint file alone, for an ``inputs=kp`` checkpoint.
 
@@ -227,9 +233,12 @@ def predict_keypoints(
     visible[occluded] = False
     width, height = track.image_size
     boxes = detector_boxes(kp, visible, occluded, (height, width), contract.person_px)
-    inputs = compact_inputs(spec, occluded, kp2d=to_crop(kp, boxes), visible=visible)
+    kp_crop = to_crop(kp, boxes)
+    inputs = compact_inputs(spec, occluded, kp2d=kp_crop, visible=visible)
     predictor = _predictor(ckpt, device, contract)
     bodies = predictor(inputs)
+    fit = _refined(bodies, kp_crop, visible, occluded, predictor) if refine else None
+    bodies = fit[0] if fit else bodies
     to_image = crop_to_image_affines(boxes)
     kp_image = image_keypoints(bodies.kp2d_crop, to_image)
     agree = agreement(kp_image, kp, conf, occluded, boxes, keypoint_files.CONF_THRESHOLD, "the keypoint file")
@@ -242,6 +251,7 @@ def predict_keypoints(
         "frames": len(kp), "image_size": [width, height], "conf_threshold": keypoint_files.CONF_THRESHOLD,
         "min_visible": MIN_VISIBLE, "data_contract": contract.to_dict(),
         "units": "joints3d metres (camera frame, root-relative); kp2d_* px; image px of image_size",
+        "refine": fit[1] if fit else None,
     }  # fmt: skip
     files = write_bodies(Path(out), arrays, meta, agree)
     return PredictResult(Path(out), files, len(kp), int(occluded.sum()), agree)
@@ -492,6 +502,19 @@ def _label(frames: np.ndarray, text: str) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _refined(bodies, kp_crop, visible, occluded, predictor):
+    """``(bodies fitted to the keypoints, a dict for meta)`` (:mod:`motionhmr.refine`)."""
+    import dataclasses
+
+    from motionhmr.refine import fit_to_keypoints
+
+    use = np.asarray(visible, bool) & ~np.asarray(occluded, bool)[:, None]
+    fitted, report = fit_to_keypoints(bodies, kp_crop, use, predictor.loss_fn)
+    log.info("refine: the bodies' limb keypoints moved from %.1f to %.1f px (median, crop) of the detections",
+             report.before_px, report.after_px)  # fmt: skip
+    return fitted, dataclasses.asdict(report)
+
+
 def _predictor(ckpt, device: str, contract=None):
     from motionhmr.inference import Predictor
 

@@ -3,7 +3,8 @@
     motionhmr eval ckpt=runs/flow+kp/last.pt data=3dpw data.path=/data/3DPW \
         smpl_path=/data/smpl data.regressor=/data/hmr/neutral_smpl_with_cocoplus_reg.pkl
     motionhmr eval ckpt=runs/flow+kp/last.pt data=synthetic data.path=shards_val/
-    motionhmr eval ckpt=runs/flow+kp/last.pt data=multiview data.path=embedded [data.view=cam01]
+    motionhmr eval ckpt=runs/flow+kp/last.pt data=multiview data.path=embedded [data.view=cam01] [refine=true]
+    motionhmr eval data=multiview data.path=embedded          # no ckpt=: the shipped model
 
 Multiview (:mod:`motionhmr.multiview`): a calibrated multi-camera recording; MediaPipe on
 every view is triangulated into a 3D reference, and the model runs on one view at a time
@@ -60,6 +61,7 @@ class EvalConfig:
     smpl_path: str | None = None  # SMPL model folder: ground-truth meshes for PVE on 3DPW
     out: str | None = None  # write results JSON here
     wandb: str = "disabled"  # offline | online | disabled: log the table to W&B
+    refine: bool = False  # multiview: fit each view's bodies to its detections (motionhmr/refine.py)
 
     def __post_init__(self) -> None:
         if self.data.name not in DATASETS:
@@ -77,6 +79,9 @@ class EvalConfig:
             what = {"3dpw": "3DPW (with sequenceFiles/)", "synthetic": "shard-*.tar files",
                     "multiview": "a calibrated recording (calibration/, videos/), or data.path=embedded"}
             raise InputError(f"data.path is missing: the folder of {what[self.data.name]}")
+        if self.refine and self.data.name != "multiview":
+            raise InputError("refine=true is wired for data=multiview (and motionhmr predict --refine); "
+                             f"data={self.data.name} scores the network alone")  # fmt: skip
         if self.data.view is not None and self.data.name != "multiview":
             raise InputError("data.view picks a camera of data=multiview; it means nothing for data=" + self.data.name)
 
@@ -99,7 +104,10 @@ def parse_eval_args(overrides: list[str]) -> EvalConfig:
         raise InputError(f"bad override: {e}") from None
     cfg = typed(raw, EvalConfig)
     if cfg.ckpt == "???":
-        raise InputError("ckpt=FILE is required (a last.pt written by motionhmr train)")
+        from motionhmr.weights import default_checkpoint
+
+        cfg.ckpt = str(default_checkpoint("kp"))
+        log.info("no ckpt=: scoring the shipped model %s", cfg.ckpt)
     return cfg
 
 
@@ -135,7 +143,8 @@ def evaluate_checkpoint(cfg: EvalConfig):
 
         rec = open_recording(cfg.data.path)
         views = [rec.camera(cfg.data.view).name] if cfg.data.view else None  # a bad name fails before detection
-        results = evaluate_multiview(predictor, rec, build_reference(rec), views, _flow_backend(flow_cfg))
+        results = evaluate_multiview(predictor, rec, build_reference(rec), views, _flow_backend(flow_cfg),
+                                     refine=cfg.refine)  # fmt: skip
     else:
         from motionhmr.threedpw import gendered_smpl, load_joint_regressor, load_split
 
@@ -213,7 +222,11 @@ def _log_wandb(cfg: EvalConfig, predictor, results) -> None:
     from motionhmr.config import WandbConfig
     from motionhmr.wandb_run import Run
 
+    from motionhmr.weights import HERE
+
     out = Path(cfg.ckpt).parent
+    if out.resolve() == HERE:  # the shipped model: never write into the installed package
+        out = Path("runs") / "shipped"
     run = Run(WandbConfig(mode=cfg.wandb), {"eval": dataclasses.asdict(cfg)}, out / "eval", group=predictor.spec.name,
               name=f"eval-{cfg.data.name}-{out.name}")  # fmt: skip
     run.summary(results.to_dict())

@@ -29,7 +29,7 @@ from motionhmr import checkpoint
 from motionhmr.config import TrainConfig, to_dict
 from motionhmr.data import IMAGENET_MEAN, IMAGENET_STD, make_loader
 from motionhmr.cache import check_cache
-from motionhmr.data import image_fields
+from motionhmr.data import data_roots, image_fields
 from motionhmr.inputs import InputSpec, assemble, parse_inputs
 from motionhmr.losses import MotionHMRLoss, domain_loss, normalised_to_px, pa_mpjpe, project_weak
 from motionhmr.model import MotionHMR
@@ -239,8 +239,9 @@ def train(cfg: TrainConfig) -> dict:
     spec = parse_inputs(cfg.inputs)
     out = Path(cfg.out)
     seed_everything(cfg.seed + rank, cfg.deterministic)
-    for root in filter(None, (cfg.data.path, cfg.data.val_path)):  # a cache must match the run (one line)
-        check_cache(root, image_fields(spec), cfg.model.input_size)
+    for path in filter(None, (cfg.data.path, cfg.data.val_path)):  # a cache must match the run (one line)
+        for root in data_roots(path):
+            check_cache(root, image_fields(spec), cfg.model.input_size)
     contract = data_contract(cfg) if rank == 0 else None
     model, loss_fn = build(cfg, device, start_pose(cfg, out))
     if cfg.memory_check:
@@ -367,6 +368,9 @@ def resume(cfg: TrainConfig, out: Path, model, optimizer, scheduler, contract: d
     if path is None or (cfg.resume == "auto" and not path.exists()):
         return 0
     blob = checkpoint.load(path)
+    if blob.get("inference_only"):
+        raise InputError(f"{path} is an inference-only export (motionhmr export: no optimizer state); resume from "
+                         "the training run's last.pt, or start a new run with out=")  # fmt: skip
     if blob["inputs"] != cfg.inputs and parse_inputs(blob["inputs"]) != parse_inputs(cfg.inputs):
         raise InputError(f"{path} was trained with inputs={blob['inputs']}, this run asks for inputs={cfg.inputs}")
     ours, theirs = to_dict(cfg)["model"], blob["config"].get("model", {})

@@ -79,3 +79,32 @@ def test_train_launcher_uses_every_gpu_it_is_given(tmp_path):
     out = subprocess.run(["bash", str(tmp_path / "jobs/train.sh"), "inputs=kp"], env={**os.environ, "GPUS": "4"},
                          capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     assert out[:3] == ["--standalone", "--nproc_per_node", "4"] and out[-2:] == ["train", "inputs=kp"]
+
+
+def test_ship_model_script_generates_trains_exports_and_scores_in_order(tmp_path):
+    """jobs/ship_model.sh (the remake command of the shipped model's card) with recording
+    stand-ins for the CLIs: both sets generated, trained together, exported, scored."""
+    import shutil
+
+    (tmp_path / "jobs").mkdir()
+    shutil.copy(ROOT / "jobs/ship_model.sh", tmp_path / "jobs/ship_model.sh")
+    (tmp_path / "jobs/setup.sh").write_text("true\n")
+    (tmp_path / ".venv/bin").mkdir(parents=True)
+    log = tmp_path / "calls.txt"
+    for tool in ("synth", "motionhmr"):
+        script = tmp_path / ".venv/bin" / tool
+        script.write_text(f'#!/usr/bin/env bash\necho "{tool} $*" >> {log}\n')
+        script.chmod(0o755)
+    (tmp_path / "bvh").mkdir(), (tmp_path / "daz").mkdir()
+    env = {**os.environ, "CMU_BVH": str(tmp_path / "bvh"), "CMU_DAZ_BVH": str(tmp_path / "daz"), "WORK": "w", "WORKERS": "2"}
+    subprocess.run(["bash", str(tmp_path / "jobs/ship_model.sh")], env=env, check=True, capture_output=True)
+    calls = log.read_text().splitlines()
+    assert [c.split()[:2] for c in calls] == [["synth", "generate"], ["synth", "generate"], ["motionhmr", "train"],
+                                              ["motionhmr", "export"], ["motionhmr", "eval"], ["motionhmr", "eval"]]  # fmt: skip
+    assert f"motion.path={tmp_path / 'bvh'}" in calls[0] and f"motion.path={tmp_path / 'daz'}" in calls[1]
+    assert "data=w/shards_cmu,w/shards_daz" in calls[2] and "inputs=kp" in calls[2]
+    assert calls[3] == "motionhmr export w/run_kp/last.pt motionhmr/weights/kp.pt"
+    assert "data.path=embedded" in calls[5]
+    env["CMU_DAZ_BVH"] = str(tmp_path / "missing")
+    bad = subprocess.run(["bash", str(tmp_path / "jobs/ship_model.sh")], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "missing is not a folder of CMU .bvh files" in bad.stderr

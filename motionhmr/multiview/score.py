@@ -42,6 +42,7 @@ class MultiviewResults:
     constant: dict[str, float | None]
     quality: dict
     stride: int
+    refined: bool = False
 
     dataset = "multiview"
     gt_joints = None
@@ -62,7 +63,8 @@ class MultiviewResults:
         q = self.quality
         reproj = ", ".join(f"{k} {_f(v)}" for k, v in q["reprojection_px"].items())
         lines = [
-            f"multiview: {self.recording}, {len(self.people)} view(s), every {self.stride} frame(s); "
+            f"multiview: {self.recording}, {len(self.people)} view(s), every {self.stride} frame(s)"
+            f"{', bodies fitted to each view' + chr(39) + 's detections (refine=true)' if self.refined else ''}; "
             f"reference: {q['complete_frames']} of {q['frames']} frames with all 14 joints",
             f"reference quality: median reprojection px per camera: {reproj}; bone-length CV (median over bones) "
             f"{q['bone_cv_median']:.3f}; left/right bone asymmetry (median) {q['symmetry_median']:.3f}",
@@ -89,9 +91,10 @@ class MultiviewResults:
 
 
 def evaluate_multiview(predictor, rec, ref, views: list[str] | None = None, flow=None,
-                       progress: bool = True) -> MultiviewResults:  # fmt: skip
+                       progress: bool = True, refine: bool = False) -> MultiviewResults:  # fmt: skip
     """The model of ``predictor`` on each of ``views`` (default: every camera) of ``rec``,
-    scored against ``ref`` (module doc). ``flow``: the flow backend, for flow models."""
+    scored against ``ref`` (module doc). ``flow``: the flow backend, for flow models.
+    ``refine``: fit each view's bodies to that view's detections (:mod:`motionhmr.refine`)."""
     from tqdm import tqdm
 
     from motionhmr.baselines import procrustes_mean
@@ -109,7 +112,8 @@ def evaluate_multiview(predictor, rec, ref, views: list[str] | None = None, flow
     for name in tqdm(names, desc="views", unit="view", disable=not progress):
         cam = rec.camera(name)
         v = ref.cameras.index(name)
-        pred, occluded = predict_view(predictor, rec.videos[name], ref.kp2d[v][keep], ref.conf[v][keep], keep, flow)
+        pred, occluded = predict_view(predictor, rec.videos[name], ref.kp2d[v][keep], ref.conf[v][keep], keep, flow,
+                                      refine)  # fmt: skip
         gt = ref.in_camera(cam)[keep]
         scored = complete & ~occluded
         people.append(score_track(name, 0, pred, np.nan_to_num(gt), scored))
@@ -119,10 +123,11 @@ def evaluate_multiview(predictor, rec, ref, views: list[str] | None = None, flow
         else:
             constant[name] = None
     model = Results(dataset="multiview", people=tuple(people), clip_frames=predictor.frames)
-    return MultiviewResults(rec.name, model, constant, ref.quality, stride)
+    return MultiviewResults(rec.name, model, constant, ref.quality, stride, refine)
 
 
-def predict_view(predictor, video, kp2d: np.ndarray, conf: np.ndarray, frames: np.ndarray, flow=None):
+def predict_view(predictor, video, kp2d: np.ndarray, conf: np.ndarray, frames: np.ndarray, flow=None,
+                 refine: bool = False):  # fmt: skip
     """One view through the real-video pipeline: ``(joints3d [N, 14, 3] camera frame m,
     occluded [N])`` for the video frames ``frames`` and their native-px detections."""
     from motionhmr.realvideo import read_video, steps
@@ -135,7 +140,12 @@ def predict_view(predictor, video, kp2d: np.ndarray, conf: np.ndarray, frames: n
     s = height / _native_height(video)
     # MediaPipe's confidence rule, as predict applies it (realvideo.CONF_THRESHOLD)
     clip = steps(images, (kp2d + 0.5) * s - 0.5, conf, predictor.spec, flow, person_px=predictor.contract.person_px)
-    return predictor(clip.inputs).joints3d, clip.occluded
+    bodies = predictor(clip.inputs)
+    if refine:
+        from motionhmr.refine import fit_to_keypoints
+
+        bodies, _ = fit_to_keypoints(bodies, clip.kp2d, clip.visible & ~clip.occluded[:, None], predictor.loss_fn)
+    return bodies.joints3d, clip.occluded
 
 
 def _f(x) -> str:

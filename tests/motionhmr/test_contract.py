@@ -44,6 +44,21 @@ def test_the_contract_is_read_from_generate_yaml_and_meta_json(tmp_path):
     assert dis.flow == "dis:fine"
 
 
+def test_several_folders_train_together_when_their_contracts_agree(tmp_path):
+    from motionhmr.data import shard_list
+
+    a = _shards(tmp_path / "a", META, GENERATE)
+    b = _shards(tmp_path / "b", META, {**GENERATE, "motion": {"source": "bvh"}, "n": 99})  # other motion: fine
+    both = f"{a},{b}"
+    assert read_contract(both) == read_contract(a)
+    assert shard_list(both) == [str(a / "shard-000000.tar"), str(b / "shard-000000.tar")]
+    c = _shards(tmp_path / "c", META, {**GENERATE, "crop": {"size": 224, "person_px": 150.0}})
+    with pytest.raises(InputError, match=r"c was generated with other input settings than .*a \(person_px 140.0 -> 150.0\)"):
+        read_contract(f"{a},{c}")
+    with pytest.raises(InputError, match="no shard-"):
+        shard_list(f"{a},{tmp_path}")
+
+
 def test_shards_without_generate_yaml_record_meta_json_and_warn(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, "motionhmr.contract"):
         c = read_contract(_shards(tmp_path / "s", META, None))
