@@ -272,6 +272,7 @@ def test_rank_errors():
         ({"workers": -1}, "data.workers=-1"),
         ({"shuffle_buffer": -2}, "data.shuffle_buffer=-2"),
         ({"frames": 1}, "data.frames=1 must be >= 2"),
+        ({"kp_offset_px": -1.0}, "data.kp_offset_px and data.kp_jitter_px must be >= 0"),
     ],
 )
 def test_config_errors(kw, message):
@@ -316,6 +317,36 @@ def test_ranks_read_disjoint_clips_that_cover_the_split(fake_shards):
     per_rank = [keys_of(make_loader(cfg, "flow", rank=r, world_size=2, epoch=3)) for r in range(2)]
     assert not set(per_rank[0]) & set(per_rank[1])
     assert sorted(per_rank[0] + per_rank[1]) == [key_of(i) for i in range(12)]
+
+
+def test_detector_noise_is_one_offset_per_clip_and_joint_plus_jitter():
+    from motionhmr.data import detector_noise
+
+    kp = np.zeros((400, 14, 2), np.float32)
+    offset_only = detector_noise(kp, np.random.default_rng(0), 4.0, 0.0)
+    assert np.all(offset_only == offset_only[:1])  # the same shift in every frame
+    assert 2.5 < offset_only[0].std() < 5.5
+    both = detector_noise(kp, np.random.default_rng(0), 4.0, 1.5)
+    jitter = both - both.mean(0, keepdims=True)
+    assert jitter.std() == pytest.approx(1.5, rel=0.05)
+    assert both.dtype == np.float32
+
+
+def test_keypoint_noise_reaches_training_clips_only_and_is_reproducible(fake_shards):
+    quiet = DataConfig(path=str(fake_shards), val_every=4, batch_size=1, workers=0, shuffle_buffer=0)
+    noisy = dataclasses.replace(quiet, kp_offset_px=3.0, kp_jitter_px=1.0)
+
+    def kp_by_key(cfg, split):
+        return {b["key"][0]: b["kp2d"][0].numpy() for b in make_loader(cfg, "kp", split, seed=3)}
+
+    clean, a, b = kp_by_key(quiet, "train"), kp_by_key(noisy, "train"), kp_by_key(noisy, "train")
+    for key in clean:
+        shift = a[key] - clean[key]
+        assert 0.3 < np.abs(shift).mean() < 6.0
+        np.testing.assert_array_equal(a[key], b[key])  # same seed, epoch and pass: same noise
+    val_clean, val_noisy = kp_by_key(quiet, "val"), kp_by_key(noisy, "val")
+    for key in val_clean:
+        np.testing.assert_array_equal(val_clean[key], val_noisy[key])  # validation sees the exact keypoints
 
 
 def test_shuffled_order_is_fixed_by_seed_and_epoch(fake_shards):
