@@ -100,11 +100,12 @@ def test_ship_model_script_generates_trains_exports_and_scores_in_order(tmp_path
     subprocess.run(["bash", str(tmp_path / "jobs/ship_model.sh")], env=env, check=True, capture_output=True)
     calls = log.read_text().splitlines()
     assert [c.split()[:2] for c in calls] == [["synth", "generate"], ["synth", "generate"], ["motionhmr", "train"],
-                                              ["motionhmr", "export"], ["motionhmr", "eval"], ["motionhmr", "eval"]]  # fmt: skip
+                                              ["motionhmr", "export"]] + [["motionhmr", "eval"]] * 3  # fmt: skip
     assert f"motion.path={tmp_path / 'bvh'}" in calls[0] and f"motion.path={tmp_path / 'daz'}" in calls[1]
     assert "data=w/shards_cmu,w/shards_daz" in calls[2] and "inputs=kp" in calls[2]
     assert calls[3] == "motionhmr export w/run_kp/last.pt motionhmr/weights/kp.pt"
-    assert "data.path=embedded" in calls[5]
+    assert "data.path=embedded" in calls[5] and calls[6].endswith("refine=true")
+    assert "data.kp_offset_px=4" in calls[2] and "optim.steps=6000" in calls[2]
     env["CMU_DAZ_BVH"] = str(tmp_path / "missing")
     bad = subprocess.run(["bash", str(tmp_path / "jobs/ship_model.sh")], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "missing is not a folder of CMU .bvh files" in bad.stderr
