@@ -213,7 +213,7 @@ def predict_keypoints(
     """
     from motionhmr import keypoint_files
     from motionhmr.contract import of_checkpoint
-    from motionhmr.realvideo import detector_boxes, compact_inputs
+    from motionhmr.realvideo import compact_inputs, detector_boxes, undo_swaps
     from synth.crops import to_crop
 
     spec, contract = of_checkpoint(ckpt)
@@ -228,6 +228,7 @@ def predict_keypoints(
         kp, conf = kp[:max_frames], conf[:max_frames]
     if len(kp) < 2:
         raise InputError(f"{keypoints} holds {len(kp)} frame(s); a track needs >= 2")
+    kp, conf, _ = undo_swaps(kp, conf, keypoint_files.CONF_THRESHOLD)  # as steps() does for video
     visible = (conf > keypoint_files.CONF_THRESHOLD) & np.isfinite(kp).all(-1)
     occluded = visible.sum(1) < MIN_VISIBLE
     visible[occluded] = False

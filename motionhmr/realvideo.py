@@ -14,6 +14,9 @@ Contract
     :func:`motionhmr.data.sample_to_steps` assembles training clips.
 
 The procedure, step by step, and why each matches training
+0. Left/right swaps: the detector's whole-body label swaps are undone by temporal
+   consistency (:func:`undo_swaps`); training keypoints never swap, so a swapped frame is
+   a person facing the other way to the model.
 1. Visibility: keypoint j of frame t is visible when ``conf > conf_threshold`` (default
    0.5) and its position is finite. 0.5 because the heatmaps of training show a keypoint
    when it is *truly visible* (plus detector-style noise), and MediaPipe's ``visibility`` is
@@ -78,6 +81,9 @@ log = logging.getLogger(__name__)
 
 #: MediaPipe visibility above which a keypoint is visible (module docstring, step 1).
 CONF_THRESHOLD = 0.5
+#: A frame's labels are exchanged back when that brings them this much closer to the last
+#: frame's (:func:`undo_swaps`).
+SWAP_RATIO = 0.5
 #: Fewer visible keypoints than this (of 14) and the frame counts as totally occluded.
 MIN_VISIBLE = 7
 #: Frame height the generator composites at: decode real video at this height.
@@ -137,8 +143,10 @@ def steps(
     conf_threshold: float = CONF_THRESHOLD,
     min_visible: int = MIN_VISIBLE,
     person_px: float = PERSON_PX,
+    fix_swaps: bool = True,
 ) -> RealClip:
     """Frames and detections -> :class:`RealClip` (module docstring: contract and steps).
+    ``fix_swaps``: undo the detector's whole-body left/right swaps first (:func:`undo_swaps`).
 
     ``flow_backend``: a backend (``flow.registry.FlowBackend``) or a spec string for
     :func:`flow.registry.build_backend`; unused unless ``flow`` is in ``spec``.
@@ -156,11 +164,59 @@ def steps(
         raise InputError(f"conf_threshold={conf_threshold} must be in [0, 1)")
     if not 1 <= min_visible <= len(EVAL_JOINTS):
         raise InputError(f"min_visible={min_visible} must be in 1..{len(EVAL_JOINTS)}")
+    if fix_swaps:
+        kp2d, conf, _ = undo_swaps(kp2d, conf, conf_threshold)
     visible = (np.nan_to_num(conf, nan=0.0) > conf_threshold) & np.isfinite(kp2d).all(-1)
     occluded = visible.sum(1) < min_visible
     visible[occluded] = False
     boxes = detector_boxes(kp2d, visible, occluded, frames.shape[1:3], person_px)
     return steps_in_boxes(frames, boxes, spec, flow_backend, kp2d=kp2d, visible=visible, occluded=occluded)
+
+
+def undo_swaps(kp2d: np.ndarray, conf: np.ndarray, conf_threshold: float = CONF_THRESHOLD,
+               ratio: float = SWAP_RATIO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Undo a detector's whole-body left/right swaps by temporal consistency: ``(kp2d, conf,
+    swapped [N] bool)`` with the labels of swapped frames exchanged back.
+
+    Single-person detectors label left and right from the body's appearance, and seen from
+    behind or in profile they swap the whole body for many frames at a time. Measured on
+    Pose2Sim's demo: MediaPipe swapped cam02's person for 33 of 100 frames (41-74), every
+    limb keypoint ~300 px from the other views' triangulation, at confidence 0.99-1.0; a
+    model fed that sees a person facing the other way.
+
+    Frame ``t`` is compared with the last earlier frame that had >= 4 visible limb keypoints
+    (after its own fix): if its labels exchanged (``EVAL_FLIP``) are closer to that frame's,
+    by mean distance over the limb keypoints visible in both, than ``ratio`` times its labels
+    as they are, it is swapped back. A true left/right ambiguity (profile views, where the two
+    sides nearly coincide) stays as detected, since both distances are then alike. A track
+    swapped from its first frame on cannot be told from this alone and stays as it is."""
+    from synth.conventions import EVAL_FLIP
+
+    kp2d = np.array(kp2d, np.float32)
+    conf = np.array(conf, np.float32)
+    flip = list(EVAL_FLIP)
+    limbs = np.arange(len(EVAL_JOINTS)) < 12
+    swapped = np.zeros(len(kp2d), bool)
+    seen = (np.nan_to_num(conf, nan=0.0) > conf_threshold) & np.isfinite(kp2d).all(-1) & limbs
+    last = None
+    for t in range(len(kp2d)):
+        if seen[t].sum() < 4:
+            continue
+        if last is not None:
+            same = _mean_distance(kp2d[t], seen[t], kp2d[last], seen[last])
+            exchanged = _mean_distance(kp2d[t, flip], seen[t, flip], kp2d[last], seen[last])
+            if same is not None and exchanged is not None and exchanged < ratio * same:
+                kp2d[t], conf[t], seen[t] = kp2d[t, flip], conf[t, flip], seen[t, flip]
+                swapped[t] = True
+        last = t
+    if swapped.any():
+        log.info("undid the detector's left/right swap on %d of %d frames", swapped.sum(), len(kp2d))
+    return kp2d, conf, swapped
+
+
+def _mean_distance(a: np.ndarray, a_seen: np.ndarray, b: np.ndarray, b_seen: np.ndarray) -> float | None:
+    both = a_seen & b_seen
+    return float(np.linalg.norm(a[both] - b[both], axis=-1).mean()) if both.sum() >= 4 else None
 
 
 def steps_in_boxes(

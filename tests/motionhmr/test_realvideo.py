@@ -345,3 +345,57 @@ def test_network_input_needs_the_parts_of_its_spec():
     np.testing.assert_allclose(
         network_input("kp", total, kp2d=np.full((3, 14, 2), 100.0), visible=np.ones((3, 14), bool))[:, :12], maps, atol=1e-6, rtol=0
     )
+
+
+# -- left/right swaps ------------------------------------------------------------------------
+def _walking_track(n: int = 30) -> np.ndarray:
+    """A person-like 14-keypoint track facing the camera (right side at smaller x), moving right."""
+    from synth.conventions import EVAL_JOINTS
+
+    base = np.zeros((len(EVAL_JOINTS), 2), np.float32)
+    for j, name in enumerate(EVAL_JOINTS):
+        side = -1 if name.startswith("r_") else 1 if name.startswith("l_") else 0
+        height = {"ankle": 400, "knee": 300, "hip": 200, "wrist": 190, "elbow": 140, "shoulder": 90}
+        y = next((v for k, v in height.items() if k in name), 60 if name == "neck" else 20)
+        base[j] = (300 + side * (25 if "hip" in name or "knee" in name or "ankle" in name else 45), y)
+    return base[None] + np.arange(n, dtype=np.float32)[:, None, None] * np.array([3.0, 0.0], np.float32)
+
+
+def test_undo_swaps_restores_a_swapped_segment_and_leaves_the_rest():
+    from synth.conventions import EVAL_FLIP
+
+    from motionhmr.realvideo import undo_swaps
+
+    kp = _walking_track()
+    conf = np.ones(kp.shape[:2], np.float32)
+    conf[:, 0] = np.linspace(0.6, 1.0, len(kp))  # per-joint confidences travel with their labels
+    detected, dconf = kp.copy(), conf.copy()
+    detected[10:20] = kp[10:20][:, list(EVAL_FLIP)]
+    dconf[10:20] = conf[10:20][:, list(EVAL_FLIP)]
+    fixed, fconf, swapped = undo_swaps(detected, dconf)
+    assert swapped.tolist() == [10 <= t < 20 for t in range(len(kp))]
+    np.testing.assert_allclose(fixed, kp)
+    np.testing.assert_allclose(fconf, conf)
+    # a clean track stays exactly as it is
+    same, _, none = undo_swaps(kp, conf)
+    assert not none.any() and np.array_equal(same, kp)
+
+
+def test_undo_swaps_keeps_ambiguous_profiles_and_bridges_missing_frames():
+    from synth.conventions import EVAL_FLIP
+
+    from motionhmr.realvideo import undo_swaps
+
+    kp = _walking_track()
+    profile = kp.copy()
+    profile[:, :12] = kp[:, :12].mean(1, keepdims=True) + (kp[:, :12] - kp[:, :12].mean(1, keepdims=True)) * [0.02, 1.0]
+    conf = np.ones(kp.shape[:2], np.float32)
+    assert not undo_swaps(profile, conf)[2].any()  # both sides coincide: nothing to decide
+    # frames with no detection in between: compared with the last seen frame
+    detected, dconf = kp.copy(), conf.copy()
+    dconf[8:12] = 0.0
+    detected[8:12] = np.nan
+    detected[12:] = kp[12:][:, list(EVAL_FLIP)]
+    fixed, _, swapped = undo_swaps(detected, dconf)
+    assert swapped[12:].all() and not swapped[:12].any()
+    np.testing.assert_allclose(fixed[12:], kp[12:])
