@@ -187,9 +187,11 @@ def undo_swaps(kp2d: np.ndarray, conf: np.ndarray, conf_threshold: float = CONF_
     Frame ``t`` is compared with the last earlier frame that had >= 4 visible limb keypoints
     (after its own fix): if its labels exchanged (``EVAL_FLIP``) are closer to that frame's,
     by mean distance over the limb keypoints visible in both, than ``ratio`` times its labels
-    as they are, it is swapped back. A true left/right ambiguity (profile views, where the two
-    sides nearly coincide) stays as detected, since both distances are then alike. A track
-    swapped from its first frame on cannot be told from this alone and stays as it is."""
+    as they are, it is swapped back. That chain is relative to the first frame, so if it would
+    swap most frames, the other labelling is kept instead: the detector is taken to be right
+    more often than not. A true left/right ambiguity (profile views, where the two sides
+    nearly coincide) stays as detected, since both distances are then alike. Frames with
+    fewer than 4 visible limb keypoints are left as they are."""
     from synth.conventions import EVAL_FLIP
 
     kp2d = np.array(kp2d, np.float32)
@@ -209,6 +211,13 @@ def undo_swaps(kp2d: np.ndarray, conf: np.ndarray, conf_threshold: float = CONF_
                 kp2d[t], conf[t], seen[t] = kp2d[t, flip], conf[t, flip], seen[t, flip]
                 swapped[t] = True
         last = t
+    counted = seen.sum(1) >= 4
+    if swapped[counted].sum() > 0.5 * counted.sum():
+        # the chain is relative to the first frame; the detector is right more often than not,
+        # so the labelling most frames had as detected is taken as the true one
+        flip_all = counted.copy()
+        kp2d[flip_all], conf[flip_all] = kp2d[flip_all][:, flip], conf[flip_all][:, flip]
+        swapped[flip_all] = ~swapped[flip_all]
     if swapped.any():
         log.info("undid the detector's left/right swap on %d of %d frames", swapped.sum(), len(kp2d))
     return kp2d, conf, swapped

@@ -102,13 +102,12 @@ def parse_eval_args(overrides: list[str]) -> EvalConfig:
         raw = OmegaConf.from_dotlist(items)
     except Exception as e:  # noqa: BLE001
         raise InputError(f"bad override: {e}") from None
-    cfg = typed(raw, EvalConfig)
-    if cfg.ckpt == "???":
+    if "ckpt" not in raw:
         from motionhmr.weights import default_checkpoint
 
-        cfg.ckpt = str(default_checkpoint("kp"))
-        log.info("no ckpt=: scoring the shipped model %s", cfg.ckpt)
-    return cfg
+        raw.ckpt = str(default_checkpoint("kp"))
+        log.info("no ckpt=: scoring the shipped model %s", raw.ckpt)
+    return typed(raw, EvalConfig)
 
 
 def evaluate_checkpoint(cfg: EvalConfig):

@@ -379,6 +379,12 @@ def test_undo_swaps_restores_a_swapped_segment_and_leaves_the_rest():
     # a clean track stays exactly as it is
     same, _, none = undo_swaps(kp, conf)
     assert not none.any() and np.array_equal(same, kp)
+    # a track that starts swapped: the labelling of most frames wins
+    early = kp.copy()
+    early[:8] = kp[:8][:, list(EVAL_FLIP)]
+    fixed, _, swapped = undo_swaps(early, conf)
+    assert swapped.tolist() == [t < 8 for t in range(len(kp))]
+    np.testing.assert_allclose(fixed, kp)
 
 
 def test_undo_swaps_keeps_ambiguous_profiles_and_bridges_missing_frames():
@@ -395,7 +401,7 @@ def test_undo_swaps_keeps_ambiguous_profiles_and_bridges_missing_frames():
     detected, dconf = kp.copy(), conf.copy()
     dconf[8:12] = 0.0
     detected[8:12] = np.nan
-    detected[12:] = kp[12:][:, list(EVAL_FLIP)]
+    detected[12:22] = kp[12:22][:, list(EVAL_FLIP)]
     fixed, _, swapped = undo_swaps(detected, dconf)
-    assert swapped[12:].all() and not swapped[:12].any()
+    assert swapped.tolist() == [12 <= t < 22 for t in range(len(kp))]
     np.testing.assert_allclose(fixed[12:], kp[12:])

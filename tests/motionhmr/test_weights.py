@@ -113,3 +113,13 @@ def test_the_shipped_model_loads_weights_only_and_predicts():
     # a human skeleton: thigh and shin lengths of an adult (metres)
     thigh = np.linalg.norm(joints[:, 1] - joints[:, 2], axis=-1)
     assert 0.3 < thigh.mean() < 0.55
+
+
+def test_eval_and_predict_without_a_checkpoint_use_the_shipped_model(monkeypatch, tmp_path, capsys):
+    from motionhmr.run_eval import parse_eval_args
+
+    assert parse_eval_args(["data=synthetic", "data.path=x"]).ckpt == str(weights.SHIPPED["kp"])
+    assert parse_eval_args(["ckpt=mine.pt", "data=synthetic", "data.path=x"]).ckpt == "mine.pt"
+    monkeypatch.setitem(weights.SHIPPED, "kp", tmp_path / "kp.pt")  # an install without it: one line
+    assert main(["predict", str(tmp_path / "v.mp4")]) == 2
+    assert "the shipped model" in capsys.readouterr().err
