@@ -129,7 +129,7 @@ def test_missing_images_are_a_clear_error(tmp_path, ckpt, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["data=synthetic", "data.path=x"], "ckpt"),
+        (["data=synthetic", "data.path=x", "refine=true"], "refine=true is wired for data=multiview"),
         (["ckpt=a.pt", "data=h36m", "data.path=x"], "data='h36m' is unknown"),
         (["ckpt=a.pt", "data=3dpw"], "data.path is missing"),
         (["ckpt=a.pt", "data.path=x", "oops"], "expected key=value"),
