@@ -10,7 +10,7 @@ Contract
     checkpoint (:mod:`motionhmr.checkpoint` format, so every loader reads it):
 
     - the weights, as float16 when ``half`` (the loader casts them back to the model's
-      float32; measured on the shipped kp model: PA-MPJPE changes by < 0.05 mm);
+      float32; measured with a kp model on Pose2Sim's demo: PA-MPJPE moved by <= 0.1 mm per view);
     - no optimizer, scheduler or generator state (it is not for resuming), and no weights
       of modules inference never runs (the DANN domain classifier, :data:`TRAINING_ONLY`);
     - the config, the inputs and the data contract, unchanged, plus ``"inference_only":
