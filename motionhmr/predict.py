@@ -503,7 +503,7 @@ def _label(frames: np.ndarray, text: str) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _refined(bodies, kp_crop, visible, occluded, predictor):
+def _refined(bodies, kp_crop, visible, occluded, predictor):  # also eval data=multiview refine=true
     """``(bodies fitted to the keypoints, a dict for meta)`` (:mod:`motionhmr.refine`)."""
     import dataclasses
 

@@ -142,9 +142,9 @@ def predict_view(predictor, video, kp2d: np.ndarray, conf: np.ndarray, frames: n
     clip = steps(images, (kp2d + 0.5) * s - 0.5, conf, predictor.spec, flow, person_px=predictor.contract.person_px)
     bodies = predictor(clip.inputs)
     if refine:
-        from motionhmr.refine import fit_to_keypoints
+        from motionhmr.predict import _refined
 
-        bodies, _ = fit_to_keypoints(bodies, clip.kp2d, clip.visible & ~clip.occluded[:, None], predictor.loss_fn)
+        bodies, _ = _refined(bodies, clip.kp2d, clip.visible, clip.occluded, predictor)
     return bodies.joints3d, clip.occluded
 
 
