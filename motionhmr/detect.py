@@ -9,6 +9,9 @@ Contract
     midpoint's is the smaller of its two landmarks'); where no person is found ``kp2d`` is
     NaN and ``conf`` 0. ``layout="coco17"`` gives the
     COCO-17 keypoints instead (``[N, 17, 2]``, ``[N, 17]``), for comparisons.
+    ``MediaPipePose().with_world(frames)`` adds MediaPipe's own monocular 3D of the same 14
+    points, ``world float32 [N, 14, 3]`` (``pose_world_landmarks``: metres, origin between
+    the hips), which ``eval data=multiview`` scores beside the model.
 
 Video mode (``static_image_mode=False``): MediaPipe detects a person once and then tracks
 that one person from frame to frame (its landmark smoothing is on). Each call starts a new
@@ -95,9 +98,26 @@ class MediaPipePose:
 
     def landmarks(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The raw track: ``(xy float32 [N, 33, 2] px, visibility float32 [N, 33], found [N])``."""
+        return self._track(frames)[:3]
+
+    def with_world(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(kp2d [N, 14, 2] px, conf [N, 14], found [N], world float32 [N, 14, 3] m)``:
+        ``__call__``'s EVAL_JOINTS plus MediaPipe's own monocular 3D of the same points
+        (``pose_world_landmarks``: metres, origin between the hips, x right, y down, z away
+        from the camera; NaN where no person was found), mapped by the same rules."""
+        from motionhmr.keypoint_files import COCO17, map_to_eval_joints
+
+        xy, vis, found, world = self._track(frames)
+        kp, conf = blazepose_to_eval14(xy, vis)
+        idx = list(BLAZEPOSE_COCO17)
+        world14, _ = map_to_eval_joints(world[:, idx], vis[:, idx], COCO17)
+        return kp, conf, found, world14
+
+    def _track(self, frames: np.ndarray):
         frames = _check_frames(frames)
         n, h, w = frames.shape[:3]
         xy = np.full((n, N_LANDMARKS, 2), np.nan, np.float32)
+        world = np.full((n, N_LANDMARKS, 3), np.nan, np.float32)
         vis = np.zeros((n, N_LANDMARKS), np.float32)
         found = np.zeros(n, bool)
         graph = self._graph()
@@ -112,7 +132,9 @@ class MediaPipePose:
             xy[t] = lm[:, :2] * np.array([w, h], np.float32) - 0.5
             vis[t] = np.clip(lm[:, 2], 0.0, 1.0)
             found[t] = True
-        return xy, vis, found
+            if result.pose_world_landmarks is not None:
+                world[t] = [(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark]
+        return xy, vis, found, world
 
     def __call__(self, frames: np.ndarray, layout: str = "eval14") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(kp2d [N, K, 2] px, conf [N, K], found [N])``: K = 14 (``eval14``) or 17 (``coco17``)."""

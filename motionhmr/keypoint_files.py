@@ -108,18 +108,25 @@ def to_eval_joints(points: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndar
     if pts.ndim != 3 or pts.shape[1:] != (len(names), 3):
         want = f"[N, 3, {len(names)}]" if points_last else f"[N, {len(names)}, 3]"
         raise ValueError(f"layout {layout} expects points {want}, got shape {list(pts.shape)}")
+    return map_to_eval_joints(pts[..., :2], pts[..., 2], names)
+
+
+def map_to_eval_joints(coords: np.ndarray, conf: np.ndarray, names) -> tuple[np.ndarray, np.ndarray]:
+    """The rules of the module docstring on coordinates of any dimension: ``coords``
+    ``[N, K, D]`` (D = 2 for image points, 3 for a detector's 3D points) and ``conf`` ``[N, K]``
+    of the keypoints ``names`` -> ``([N, 14, D], [N, 14])`` float32 in EVAL_JOINTS order."""
+    coords, conf = np.asarray(coords, np.float64), np.asarray(conf, np.float64)
     idx = {n: i for i, n in enumerate(names)}
-    xy, conf = pts[..., :2], pts[..., 2]
-    out_xy = np.zeros((pts.shape[0], len(EVAL_JOINTS), 2))
-    out_conf = np.zeros((pts.shape[0], len(EVAL_JOINTS)))
+    out = np.zeros((coords.shape[0], len(EVAL_JOINTS), coords.shape[2]))
+    out_conf = np.zeros((coords.shape[0], len(EVAL_JOINTS)))
     for j, name in enumerate(EVAL_JOINTS):
         if name == "head":
-            out_xy[:, j], out_conf[:, j] = _head(xy, conf, idx)
+            out[:, j], out_conf[:, j] = _head(coords, conf, idx)
         elif name == "neck" and "neck" not in idx:
-            out_xy[:, j], out_conf[:, j] = _midpoint(xy, conf, idx["l_shoulder"], idx["r_shoulder"])
+            out[:, j], out_conf[:, j] = _midpoint(coords, conf, idx["l_shoulder"], idx["r_shoulder"])
         else:
-            out_xy[:, j], out_conf[:, j] = xy[:, idx[name]], conf[:, idx[name]]
-    return out_xy.astype(np.float32), out_conf.astype(np.float32)
+            out[:, j], out_conf[:, j] = coords[:, idx[name]], conf[:, idx[name]]
+    return out.astype(np.float32), out_conf.astype(np.float32)
 
 
 def _midpoint(xy, conf, a: int, b: int):

@@ -26,6 +26,10 @@ Contract
                   detections (a kp model on view v reads these)
     ``error_px``, ``used`` ``[V, T, 14]``: reprojection error and the views kept
     ``quality``   the reference's own quality (:func:`.triangulate.reference_quality`)
+    ``world``     float32 ``[V, T, 14, 3]`` m: the detector's own monocular 3D of the same
+                  points from each view (MediaPipe's ``pose_world_landmarks``, origin between
+                  the hips; NaN where it gave none, or for a detector without 3D), scored
+                  beside the model as what a real-trained monocular model reaches here
 
     It is cached beside the recording (``DIR/.motionhmr/reference-<hash>.npz``, else under
     ``~/.cache/motionhmr/multiview/`` when DIR is read-only), keyed by the bytes of the
@@ -57,7 +61,7 @@ log = logging.getLogger(__name__)
 #: a tenth of the decode and memory of the demo's 1920 and loses nothing it sees).
 DETECT_HEIGHT = 960
 #: Bump when the reference's recipe changes: old caches are then ignored.
-REFERENCE_VERSION = 1
+REFERENCE_VERSION = 2  # 2: the detector's own 3D (``world``)
 CALIBRATION_PATTERNS = ("*.toml", "*.qca.txt", "*.json", "*.yaml", "*.yml")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 EMBEDDED = "embedded"
@@ -95,6 +99,7 @@ class Reference:
     used: np.ndarray
     quality: dict
     cameras: tuple[str, ...]
+    world: np.ndarray | None = None
 
     def in_camera(self, cam: Camera) -> np.ndarray:
         """The reference joints in ``cam``'s frame ``[T, 14, 3]`` metres (x right, y down, z
@@ -163,31 +168,37 @@ def build_reference(rec: Recording, detector=None, cache: bool = True, progress:
     if cache and path is not None and path.is_file():
         log.info("multiview: reference from %s", path)
         return _load(path)
-    kp2d, conf = detect_views(rec, detector, progress)
-    ref = triangulate_reference(rec, kp2d, conf)
+    kp2d, conf, world = detect_views(rec, detector, progress)
+    ref = dataclasses.replace(triangulate_reference(rec, kp2d, conf), world=world)
     if cache and path is not None:
         _save(path, ref)
     return ref
 
 
-def detect_views(rec: Recording, detector=None, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def detect_views(rec: Recording, detector=None, progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MediaPipe's 14 joints on every view: ``kp2d`` float32 ``[V, T, 14, 2]`` native px, ``conf``
-    ``[V, T, 14]`` (0 where no person was found)."""
+    ``[V, T, 14]`` (0 where no person was found) and its own 3D ``world`` ``[V, T, 14, 3]`` m
+    (NaN for a detector without ``with_world``)."""
     from tqdm import tqdm
 
     from motionhmr.detect import MediaPipePose
     from motionhmr.realvideo import read_video
 
     detector = detector or MediaPipePose()
-    kps, confs = [], []
+    kps, confs, worlds = [], [], []
     for cam in tqdm(rec.cameras, desc="detect views", unit="view", disable=not progress):
         frames = read_video(rec.videos[cam.name], height=DETECT_HEIGHT, count=rec.frames)
-        kp, cf, _ = detector(frames)
+        if hasattr(detector, "with_world"):
+            kp, cf, _, world = detector.with_world(frames)
+        else:
+            kp, cf, _ = detector(frames)
+            world = np.full(kp.shape[:-1] + (3,), np.nan, np.float32)
+        worlds.append(np.asarray(world, np.float32))
         # pixel centres on integers in both sizes: x_native = (x + 0.5) * s - 0.5
         s = _native_height(rec.videos[cam.name]) / frames.shape[1]
         kps.append(((kp + 0.5) * s - 0.5).astype(np.float32))
         confs.append(np.nan_to_num(cf).astype(np.float32))
-    return np.stack(kps), np.stack(confs)
+    return np.stack(kps), np.stack(confs), np.stack(worlds)
 
 
 def triangulate_reference(rec: Recording, kp2d: np.ndarray, conf: np.ndarray) -> Reference:
@@ -237,7 +248,8 @@ def _cache_path(rec: Recording, key: str) -> Path | None:
 
 def _save(path: Path, ref: Reference) -> None:
     tmp = path.with_suffix(".tmp.npz")
-    arrays = {f.name: getattr(ref, f.name) for f in dataclasses.fields(ref) if f.name not in ("quality", "cameras")}
+    arrays = {f.name: getattr(ref, f.name) for f in dataclasses.fields(ref)
+              if f.name not in ("quality", "cameras") and getattr(ref, f.name) is not None}  # fmt: skip
     np.savez_compressed(tmp, **arrays, quality=json.dumps(ref.quality), cameras=np.array(ref.cameras))
     os.replace(tmp, path)  # whole or not at all
 

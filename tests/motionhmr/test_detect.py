@@ -85,6 +85,24 @@ def test_coco17_layout_matches_the_landmarks(demo, detector, track):
 def test_frames_without_a_person(detector):
     kp, conf, found = detector(np.zeros((3, 120, 160, 3), np.uint8))
     assert not found.any() and np.isnan(kp).all() and not conf.any()
+    *_, world = detector.with_world(np.zeros((2, 120, 160, 3), np.uint8))
+    assert world.shape == (2, 14, 3) and np.isnan(world).all()
+
+
+def test_with_world_adds_mediapipes_own_3d_of_the_same_points(demo, detector, track):
+    kp, conf, found, world = detector.with_world(demo)
+    np.testing.assert_allclose(kp, track[0], atol=1e-4)  # the same 2D as __call__
+    np.testing.assert_allclose(conf, track[1], atol=1e-5)
+    assert world.shape == (len(demo), 14, 3) and world.dtype == np.float32 and np.isfinite(world).all()
+    # metres, origin between the hips, y down: an upright woman ~1.6 m tall
+    hips = world[:, [J["r_hip"], J["l_hip"]]].mean(1)
+    assert np.abs(hips).max() < 0.03
+    assert (world[:, J["head"], 1] < world[:, J["neck"], 1]).all()
+    assert (world[:, J["neck"], 1] < world[:, [J["r_ankle"], J["l_ankle"]], 1].min(1)).all()
+    span = world[:, J["head"], 1] - world[:, [J["r_ankle"], J["l_ankle"]], 1].max(1)
+    assert ((span < -1.2) & (span > -1.9)).all()
+    # the same midpoint rules as the 2D: neck = mid-shoulders
+    np.testing.assert_allclose(world[:, J["neck"]], world[:, [J["l_shoulder"], J["r_shoulder"]]].mean(1), atol=1e-6)
 
 
 def test_eval14_is_the_suites_coco_mapping_of_the_landmarks(rng):

@@ -81,6 +81,18 @@ class FakeDetector:
         return ((px + 0.5) / s - 0.5).astype(np.float32), np.ones((n, 14), np.float32), np.ones(n, bool)
 
 
+class WorldDetector(FakeDetector):
+    """Also the skeleton's exact 3D in the view's camera frame, origin between the hips
+    (what MediaPipe's ``pose_world_landmarks`` would be if it were perfect)."""
+
+    def with_world(self, frames):
+        kp, conf, found = self(frames)
+        v = int(np.argmin([abs(int(frames[0, 0, 0, 0]) - s) for s in SHADES]))
+        cam = CAMERAS[v]
+        x = skeleton()[: len(frames)] @ np.asarray(cam.R).T + np.asarray(cam.t)
+        return kp, conf, found, (x - x[:, 2:4].mean(1, keepdims=True)).astype(np.float32)
+
+
 @dataclasses.dataclass
 class Contract:
     frame_height: int = 80
@@ -142,6 +154,43 @@ def test_scores_against_the_reference_in_each_camera_frame(recording):
     table = worse.table()
     assert "best constant PA-MPJPE" in table and "| cam2 | 6 | 6 |" in table and "reference quality" in table
     assert set(worse.to_dict()) >= {"multiview/pa_mpjpe", "multiview/constant_pa_mpjpe"}
+
+
+def test_the_detectors_own_3d_is_scored_beside_the_model(tmp_path):
+    rec = open_recording(make_recording(tmp_path / "rec"))
+    ref = build_reference(rec, detector=WorldDetector(), progress=False)
+    assert ref.world.shape == (3, T, 14, 3) and np.isfinite(ref.world).all()
+    again = build_reference(rec, detector=lambda f: pytest.fail("detector ran again"), progress=False)
+    np.testing.assert_array_equal(again.world, ref.world)  # cached with the rest
+    keep = np.arange(0, T, 2)
+    truth = [ref.in_camera(cam)[keep] for cam in rec.cameras]
+    res = evaluate_multiview(FakePredictor(truth), rec, ref, progress=False)
+    assert set(res.detector3d) == {"cam1", "cam2", "cam3"} and res.detector3d_mean() < 1e-3
+    assert "detector's own 3D PA-MPJPE" in res.table() and "multiview/detector3d_pa_mpjpe" in res.to_dict()
+    # 2 cm of noise on the detector's 3D shows in its row only
+    rng = np.random.default_rng(1)
+    noisy = dataclasses.replace(ref, world=ref.world + rng.normal(0, 0.02, ref.world.shape).astype(np.float32))
+    res = evaluate_multiview(FakePredictor(truth), rec, noisy, views=["cam1"], progress=False)
+    assert 15 < res.detector3d["cam1"] < 40 and res.pa_mpjpe < 1e-3
+
+
+def test_the_detectors_own_3d_has_its_left_right_swaps_undone_like_the_models_input(recording):
+    from motionhmr.multiview.score import detector_own_3d
+    from synth.conventions import EVAL_FLIP
+
+    ref = build_reference(recording, detector=FakeDetector(), progress=False)
+    assert ref.world is not None and np.isnan(ref.world).all()  # no with_world: nothing to score
+    keep, cam = np.arange(T), recording.cameras[0]
+    gt = ref.in_camera(cam)
+    assert detector_own_3d(ref, 0, keep, gt, np.ones(T, bool)) is None
+    # the detector swaps left and right on frames 4-7, in 2D and in 3D alike
+    flip, bad = list(EVAL_FLIP), slice(4, 8)
+    kp2d, world = ref.kp2d.copy(), np.repeat(gt[None], len(ref.cameras), 0).astype(np.float32)
+    kp2d[0, bad], world[0, bad] = kp2d[0, bad][:, flip], world[0, bad][:, flip]
+    swapped = dataclasses.replace(ref, kp2d=kp2d, world=world)
+    assert detector_own_3d(swapped, 0, keep, gt, np.ones(T, bool)) < 1e-3
+    kept = dataclasses.replace(ref, world=world)  # 3D swapped where the 2D was not: it counts
+    assert detector_own_3d(kept, 0, keep, gt, np.ones(T, bool)) > 10
 
 
 def test_bad_recordings_name_the_camera_and_the_fix(tmp_path):
