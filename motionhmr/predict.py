@@ -4,7 +4,9 @@ Contract
     ``predict_video(ckpt, video, out)`` follows the checkpoint's data contract
     (:mod:`motionhmr.contract`; a checkpoint without one gets a warning and the generator's
     old defaults): it decodes ``video`` at the training frame height (240 px by default,
-    :func:`motionhmr.realvideo.read_video`), finds one person's 2D keypoints with MediaPipe
+    :func:`motionhmr.realvideo.read_video`), keeps every k-th frame so that the frames come at
+    the training rate (:func:`motionhmr.realvideo.fps_stride`: a 60 fps video gives every 2nd
+    frame to a 30 fps model; every output below is per kept frame), finds one person's 2D keypoints with MediaPipe
     (:class:`motionhmr.detect.MediaPipePose`; a frame without a person becomes a total
     occlusion, never an error), builds the training inputs with the training flow backend and
     ``person_px`` (:func:`motionhmr.realvideo.steps`; another ``flow`` backend than the
@@ -26,7 +28,8 @@ Contract
         ``detector_found`` bool ``[N]``: MediaPipe's keypoints
         ``rendered`` bool ``[N]``: frames whose mesh is drawn in the overlay
     ``bodies.json``  the same arrays as lists (NaN -> null) plus ``meta`` (video, ckpt,
-                     inputs, fps, frames, image_size, flow, data_contract, ...) and
+                     inputs, fps (of the kept frames), video_fps, stride, frames,
+                     image_size, flow, data_contract, ...) and
                      ``agreement``.
     ``overlay.mp4``  H.264, left: the video with the predicted mesh over it; right: the mesh
                      turned 90 degrees about the camera's vertical axis (seen from the
@@ -141,7 +144,7 @@ def predict_video(
     """
     from flow.registry import build_backend
     from motionhmr.contract import choose_flow, of_checkpoint
-    from motionhmr.realvideo import read_video, steps
+    from motionhmr.realvideo import fps_stride, read_video, steps
 
     video = Path(video)
     if not video.is_file():
@@ -152,7 +155,9 @@ def predict_video(
     spec, contract = of_checkpoint(ckpt)
     # Checked before the network is built: a wrong backend fails in a second, not a minute.
     flow_cfg = choose_flow(contract, flow, _ckpt_name(ckpt)) if "flow" in spec else None
-    frames = read_video(video, contract.frame_height, start=start, count=count)
+    video_rate = video_fps(video)
+    stride = fps_stride(video_rate, contract.fps)
+    frames = read_video(video, contract.frame_height, start=start, count=count)[::stride]
     predictor = _predictor(ckpt, device, contract)
     if detector is None:
         from motionhmr.detect import MediaPipePose
@@ -172,12 +177,16 @@ def predict_video(
         "occluded": clip.occluded, "visible": clip.visible, "detector_kp2d": kp2d, "detector_conf": conf,
         "detector_found": np.asarray(found, bool), "rendered": rendered,
     }  # fmt: skip
-    fps = video_fps(video)
+    fps = video_rate / stride
+    if stride > 1:
+        log.info("%s runs at %.3g fps: every %d. frame is used, %.3g fps like the training clips", video, video_rate,
+                 stride, fps)  # fmt: skip
     if contract.fps and abs(fps / contract.fps - 1) > 0.1:
         log.warning("%s runs at %.3g fps, %s was trained on %g fps clips: the motion between frames (and the flow) "
                     "is %.2gx the training one", video, fps, _ckpt_name(ckpt), contract.fps, contract.fps / fps)  # fmt: skip
     meta = {
         "video": str(video), "ckpt": _ckpt_name(ckpt), "inputs": predictor.spec.name, "fps": fps,
+        "video_fps": video_rate, "stride": stride,
         "frames": len(frames), "start": start, "image_size": [int(frames.shape[2]), int(frames.shape[1])],
         "detector": getattr(detector, "__name__", type(detector).__name__),
         "flow": flow_cfg.label if flow_cfg is not None else None, "data_contract": contract.to_dict(),
@@ -189,7 +198,7 @@ def predict_video(
     files = write_bodies(out, arrays, meta, agree)
     if overlay:
         same = overlay_height in (None, frames.shape[1])
-        display = frames if same else read_video(video, overlay_height, start, count)
+        display = frames if same else read_video(video, overlay_height, start, count)[::stride]
         files["overlay"] = write_overlay(out / "overlay.mp4", display, frames.shape[1:3], bodies, clip.to_image,
                                          rendered, predictor.body, fps)  # fmt: skip
     return PredictResult(out, files, len(frames), int(clip.occluded.sum()), agree)

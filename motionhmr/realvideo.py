@@ -408,6 +408,16 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 # -- windows -------------------------------------------------------------------------------
+def fps_stride(video_fps: float | None, model_fps: float | None) -> int:
+    """Keep every k-th frame of a video so its rate is the model's training rate:
+    ``k = round(video_fps / model_fps)``, at least 1 (60 fps -> every 2nd frame for a 30 fps
+    model; 25 or 30 fps -> every frame). A temporal model fed 60 fps sees its motion at
+    half speed and flow at half length."""
+    if not video_fps or not model_fps:
+        return 1
+    return max(1, round(video_fps / model_fps))
+
+
 def windows(n_frames: int, length: int = 31) -> list[slice]:
     """Frame windows of ``length`` frames that cover ``0 .. n_frames - 1``: the cut of the
     3DPW protocol (:func:`motionhmr.evaluate.clip_windows`), as slices.

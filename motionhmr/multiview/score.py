@@ -120,7 +120,9 @@ def evaluate_multiview(predictor, rec, ref, views: list[str] | None = None, flow
 
     names = views or [c.name for c in rec.cameras]
     contract = predictor.contract
-    stride = max(1, round(rec.fps / contract.fps)) if getattr(contract, "fps", None) else 1
+    from motionhmr.realvideo import fps_stride
+
+    stride = fps_stride(rec.fps, getattr(contract, "fps", None))
     keep = np.arange(0, rec.frames, stride)
     complete = ref.complete[keep]
     if not complete.any():

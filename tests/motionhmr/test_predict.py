@@ -396,3 +396,35 @@ def test_an_old_checkpoint_without_a_contract_warns_and_still_works(coco_file, t
     warnings = [r.getMessage() for r in caplog.records if r.name == "motionhmr.contract"]
     assert len(warnings) == 1 and "has no data contract" in warnings[0]
     assert all(s in warnings[0] for s in ("flow dis:medium", "frames 240 px tall", "person_px 150"))
+
+
+def test_fps_stride_keeps_the_training_rate():
+    from motionhmr.realvideo import fps_stride
+
+    assert [fps_stride(f, 30.0) for f in (24.0, 25.0, 30.0, 50.0, 59.94, 60.0, 120.0)] == [1, 1, 1, 2, 2, 2, 4]
+    assert fps_stride(60.0, None) == 1 and fps_stride(None, 30.0) == 1
+
+
+def test_a_60_fps_video_is_predicted_on_every_second_frame(tmp_path):
+    """Pose2Sim's demo runs at 60 fps; a 30 fps model gets frames 0, 2, 4, 6 of the first 8."""
+    from motionhmr.multiview.recording import embedded_demo
+
+    video = embedded_demo() / "videos" / "cam01.mp4"
+    ckpt = _tiny_checkpoint(tmp_path / "kp.pt", "kp")
+    seen = []
+
+    def detector(frames):  # a person standing in the middle of every frame
+        seen.append(frames)
+        n, h, w = frames.shape[:3]
+        kp = np.tile(np.linspace([w * 0.45, h * 0.2], [w * 0.55, h * 0.8], 14, dtype=np.float32), (n, 1, 1))
+        return kp, np.ones((n, 14), np.float32), np.ones(n, bool)
+
+    result = predict_video(ckpt, video, tmp_path / "out", max_frames=8, device="cpu", overlay=False, detector=detector)
+    assert result.frames == 4 and len(seen[0]) == 4
+    every = read_video(video, 240, count=8)
+    np.testing.assert_array_equal(seen[0], every[::2])
+    meta = json.loads((tmp_path / "out" / "bodies.json").read_text())["meta"]
+    assert meta["stride"] == 2 and meta["video_fps"] == pytest.approx(60.0, rel=0.01)
+    assert meta["fps"] == pytest.approx(30.0, rel=0.01) and meta["frames"] == 4
+    with np.load(tmp_path / "out" / "bodies.npz") as npz:
+        assert npz["joints3d"].shape == (4, 14, 3)
