@@ -74,9 +74,14 @@ def export(src: str | Path, dst: str | Path, half: bool = True) -> dict:
         "inference_only": True,
     }
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".tmp-{dst.name}-{os.getpid()}")
-    torch.save(out, tmp)
-    os.replace(tmp, dst)  # whole or not at all
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(out, tmp)
+        os.replace(tmp, dst)  # whole or not at all
+    except OSError as e:
+        if tmp.is_file():
+            tmp.unlink()
+        raise InputError(f"cannot write the export to {dst}: {e.strerror or e}; give a path in a writable folder") from None
     params = sum(v.numel() for v in state.values())
     return {"step": int(blob["step"]), "params": int(params), "dropped": dropped, "bytes": dst.stat().st_size}

@@ -91,6 +91,12 @@ def test_export_cli(trained_like, tmp_path, capsys):
     assert out.is_file() and "training-only tensors left out" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "nope.pt"), str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # a folder that cannot be made (a file stands in its place): one line, no stack trace
+    (tmp_path / "file").write_text("x")
+    assert main(["export", str(trained_like), str(tmp_path / "file" / "kp.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the export to" in err and "writable folder" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("**/.tmp-*"))
 
 
 def test_a_missing_shipped_model_is_a_one_line_error(monkeypatch, tmp_path):
