@@ -95,6 +95,7 @@ class DataConfig:
     centred for val), for the clip-length ablation; None keeps the stored length.
     ``kp_offset_px``, ``kp_jitter_px``: detector-style noise on the training clips' 2D
     keypoints (crop px, the person ~150 px tall), :func:`detector_noise`; 0 turns it off.
+    ``mirror``: mirror half the training clips left to right (:func:`mirror_steps`).
     """
 
     path: str
@@ -106,6 +107,7 @@ class DataConfig:
     frames: int | None = None
     kp_offset_px: float = 0.0
     kp_jitter_px: float = 0.0
+    mirror: bool = False
 
     def __post_init__(self) -> None:
         if not self.path:
@@ -176,6 +178,39 @@ def detector_noise(kp2d: np.ndarray, rng: np.random.Generator, offset_px: float,
     t, j, _ = kp2d.shape
     noise = rng.normal(0.0, offset_px, (1, j, 2)) + rng.normal(0.0, jitter_px, (t, j, 2))
     return (kp2d + noise).astype(np.float32)
+
+
+def mirror_steps(steps: dict) -> dict:
+    """One clip's training dict (:func:`sample_to_steps`) mirrored left to right, as if the
+    person did the motion with the other side: the crops flipped about their vertical centre
+    line, 2D keypoints ``x -> 223 - x``, 3D joints ``x -> -x`` (camera frame), flow's ``u``
+    negated, and every left joint's label given to its right twin (``EVAL_FLIP``).
+
+    Why: 31 minutes of open mocap hold each motion with one handedness (a right-handed throw,
+    a lunge on the left leg); a mirrored clip is as real a motion and costs nothing to make.
+    The loss sees no body-model rotations (3D joints and 2D only), so no rotation is mirrored.
+    Cached reduced inputs (``*_input``) are not mirrored: the caller refuses that case."""
+    from synth.conventions import EVAL_FLIP
+
+    flip = list(EVAL_FLIP)
+    out = dict(steps)
+    last = CROP - 1
+    for key in ("kp2d", "kp2d_future"):
+        kp = steps[key][:, flip].copy()
+        kp[..., 0] = last - kp[..., 0]
+        out[key] = kp
+    for key in ("kp_input_visible", "kp_visible", "kp_visible_future"):
+        out[key] = steps[key][:, flip].copy()
+    joints = steps["joints3d"][:, flip].copy()
+    joints[..., 0] = -joints[..., 0]
+    out["joints3d"] = joints
+    if "rgb" in steps:
+        out["rgb"] = np.ascontiguousarray(steps["rgb"][:, :, ::-1])
+    if "flow" in steps:
+        flow = np.ascontiguousarray(steps["flow"][:, :, ::-1])
+        flow[..., 0] = -flow[..., 0]
+        out["flow"] = flow
+    return out
 
 
 def steps_input(sample: Sample, spec: InputSpec | str, size: int | None = None) -> np.ndarray:
@@ -321,9 +356,11 @@ class ShardDataset(torch.utils.data.IterableDataset):
     def __init__(self, shards: list[str], spec: InputSpec, *, keep: Callable[[dict], bool] | None = None,
                  window: tuple[int, str] | None = None, shuffle: bool = False, buffer: int = 0,
                  seed: tuple[int, ...] = (0,), repeat: bool = False, skip_batches: int = 0,
-                 batch_size: int = 1, kp_noise: tuple[float, float] = (0.0, 0.0)) -> None:  # fmt: skip
+                 batch_size: int = 1, kp_noise: tuple[float, float] = (0.0, 0.0),
+                 mirror: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.shards, self.spec, self.keep, self.kp_noise = list(shards), spec, keep, kp_noise
+        self.mirror = mirror
         self.window, self.shuffle, self.buffer, self.seed, self.repeat = window, shuffle, buffer, seed, repeat
         self.skip_batches, self.batch_size = skip_batches, batch_size
 
@@ -362,6 +399,11 @@ class ShardDataset(torch.utils.data.IterableDataset):
                 if any(self.kp_noise):  # per clip and pass, independent of which worker reads it
                     rng = np.random.default_rng([*self.seed, p, int(sample.key), 1])
                     steps["kp2d"] = detector_noise(steps["kp2d"], rng, *self.kp_noise)
+                if self.mirror and np.random.default_rng([*self.seed, p, int(sample.key), 2]).random() < 0.5:
+                    if any(k.endswith("_input") for k in steps):
+                        raise InputError("data.mirror=true does not mirror a cache's reduced inputs: train on the "
+                                         "shards (or turn data.mirror off)")  # fmt: skip
+                    steps = mirror_steps(steps)
                 yield steps
             if self.repeat and n == 0:
                 raise InputError(f"shards {mine} hold no clips of this split; a repeating stream would spin forever")
@@ -437,7 +479,7 @@ def make_loader(cfg: DataConfig, spec: InputSpec | str, split: str = "train", *,
         window=None if cfg.frames is None else (cfg.frames, "random" if train else "centre"),
         shuffle=train, buffer=cfg.shuffle_buffer, seed=(seed, epoch, rank),
         repeat=train and batches is not None, skip_batches=skip, batch_size=cfg.batch_size,
-        kp_noise=(cfg.kp_offset_px, cfg.kp_jitter_px) if train else (0.0, 0.0),
+        kp_noise=(cfg.kp_offset_px, cfg.kp_jitter_px) if train else (0.0, 0.0), mirror=cfg.mirror and train,
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         ds, batch_size=cfg.batch_size, collate_fn=collate, num_workers=workers,

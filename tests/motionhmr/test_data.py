@@ -349,6 +349,57 @@ def test_keypoint_noise_reaches_training_clips_only_and_is_reproducible(fake_sha
         np.testing.assert_array_equal(val_clean[key], val_noisy[key])  # validation sees the exact keypoints
 
 
+def test_mirror_steps_is_the_mirror_image_of_the_clip(rng):
+    from motionhmr.data import mirror_steps
+    from synth.conventions import EVAL_JOINTS
+
+    t, f = 3, 300.0
+    joints = np.concatenate([rng.uniform(-0.5, 0.5, (t, 14, 2)), rng.uniform(3.0, 4.0, (t, 14, 1))], -1)
+
+    def project(x):  # a pinhole centred on the crop
+        return (f * x[..., :2] / x[..., 2:] + 111.5).astype(np.float32)
+
+    steps = {
+        "kp2d": project(joints), "kp2d_future": project(joints[1:]), "joints3d": joints.astype(np.float32),
+        "kp_visible": rng.random((t, 14)) < 0.7, "kp_input_visible": rng.random((t, 14)) < 0.7,
+        "kp_visible_future": rng.random((t - 1, 14)) < 0.7, "total_occlusion": np.zeros(t, bool),
+        "rgb": rng.integers(0, 255, (t - 1, 224, 224, 3), dtype=np.uint8),
+        "flow": rng.integers(-50, 50, (t - 1, 224, 224, 2)).astype(np.int16), "key": "000000001",
+    }  # fmt: skip
+    m = mirror_steps(steps)
+    # the mirrored 3D projects onto the mirrored 2D: one consistent mirror image
+    np.testing.assert_allclose(m["kp2d"], project(m["joints3d"]), atol=1e-3)
+    li, ri = EVAL_JOINTS.index("l_wrist"), EVAL_JOINTS.index("r_wrist")
+    assert m["joints3d"][0, li, 0] == -steps["joints3d"][0, ri, 0]  # the right wrist became the left one
+    assert m["kp2d"][0, li, 0] == pytest.approx(223 - steps["kp2d"][0, ri, 0])
+    np.testing.assert_array_equal(m["kp_visible"][:, li], steps["kp_visible"][:, ri])
+    np.testing.assert_array_equal(m["rgb"][:, :, 0], steps["rgb"][:, :, -1])  # columns reversed
+    np.testing.assert_array_equal(m["flow"][:, 5, 0, 0], -steps["flow"][:, 5, -1, 0])  # u negated
+    np.testing.assert_array_equal(m["flow"][:, 5, 0, 1], steps["flow"][:, 5, -1, 1])  # v kept
+    twice = mirror_steps(m)
+    for key in ("kp2d", "kp2d_future", "joints3d", "kp_visible", "rgb", "flow"):
+        np.testing.assert_allclose(twice[key], steps[key], atol=1e-4)
+
+
+def test_mirroring_reaches_half_the_training_clips_only_and_is_reproducible(fake_shards):
+    plain = DataConfig(path=str(fake_shards), val_every=4, batch_size=1, workers=0, shuffle_buffer=0)
+    mirrored = dataclasses.replace(plain, mirror=True)
+
+    def by_key(cfg, split):
+        return {b["key"][0]: b["joints3d"][0].numpy() for b in make_loader(cfg, "kp", split, seed=3)}
+
+    clean, a, b = by_key(plain, "train"), by_key(mirrored, "train"), by_key(mirrored, "train")
+    flipped = [k for k in clean if not np.array_equal(a[k], clean[k])]
+    assert 0 < len(flipped) < len(clean)
+    for key in clean:
+        np.testing.assert_array_equal(a[key], b[key])  # same seed, epoch and pass: same choice
+    for key in flipped:
+        np.testing.assert_allclose(np.sort(a[key][..., 0].ravel()), np.sort(-clean[key][..., 0].ravel()), atol=1e-6)
+    val = by_key(dataclasses.replace(mirrored, mirror=True), "val")
+    plain_val = by_key(plain, "val")
+    assert all(np.array_equal(val[k], plain_val[k]) for k in val)
+
+
 def test_shuffled_order_is_fixed_by_seed_and_epoch(fake_shards):
     cfg = DataConfig(path=str(fake_shards), val_every=0, batch_size=1, workers=0, shuffle_buffer=6)
     first = keys_of(make_loader(cfg, "kp", epoch=1, seed=5))
