@@ -113,15 +113,22 @@ class TrainConfig:
                 raise InputError(f"{key}={getattr(self, key)} must be >= 0")
 
 
+#: Keys whose value may list several folders, comma-separated (``data=shards_a,shards_b``).
+PATH_LISTS = ("data.path", "data.val_path")
+
+
 def expand_shorthands(overrides: list[str]) -> list[str]:
-    """``data=DIR`` -> ``data.path=DIR``; ``ckpt=FILE`` -> ``resume=FILE``."""
+    """``data=DIR`` -> ``data.path=DIR``; ``ckpt=FILE`` -> ``resume=FILE``; a folder list
+    ``data.path=A,B`` is quoted, since Hydra would read an unquoted comma as a sweep."""
     out = []
     for o in overrides:
         key, sep, value = o.partition("=")
         if sep and key == "data" and not value.startswith("{"):
-            o = f"data.path={value}"
+            key, o = "data.path", f"data.path={value}"
         elif sep and key == "ckpt":
             o = f"resume={value}"
+        if sep and key in PATH_LISTS and "," in value and value[:1] not in ("'", '"'):
+            o = f"{key}='{value}'" if "'" not in value else f'{key}="{value}"'
         out.append(o)
     return out
 

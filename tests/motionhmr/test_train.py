@@ -203,3 +203,10 @@ def test_tiny_model_overfits_two_clips(shards):
     losses = [train_step(model, loss_fn, batch, opt, sched, cfg, None)["loss"] for _ in range(150)]
     assert np.isfinite(losses).all()
     assert min(losses[-5:]) <= 0.2 * losses[0], losses[::10]
+
+
+def test_several_data_folders_on_the_command_line_are_one_value_not_a_sweep():
+    # Hydra reads an unquoted comma as a multirun sweep; the README's data=A,B must just work
+    for override in ("data=shards_a,shards_b", "data.path=shards_a,shards_b", "data.path='shards_a,shards_b'"):
+        assert load_train_config(["inputs=kp", override]).data.path == "shards_a,shards_b"
+    assert load_train_config(["inputs=kp", "data.val_path=v1,v2"]).data.val_path == "v1,v2"
