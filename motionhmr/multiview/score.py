@@ -117,11 +117,10 @@ def evaluate_multiview(predictor, rec, ref, views: list[str] | None = None, flow
 
     from motionhmr.baselines import procrustes_mean
     from motionhmr.metrics import pa_mpjpe
+    from motionhmr.realvideo import fps_stride
 
     names = views or [c.name for c in rec.cameras]
     contract = predictor.contract
-    from motionhmr.realvideo import fps_stride
-
     stride = fps_stride(rec.fps, getattr(contract, "fps", None))
     keep = np.arange(0, rec.frames, stride)
     complete = ref.complete[keep]
