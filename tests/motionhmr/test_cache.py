@@ -85,6 +85,14 @@ def test_a_run_the_cache_does_not_fit_is_refused_in_one_line(shards_and_cache, t
         check_cache(tmp_path / "flow_only", ("rgb", "flow"), SIZE)
 
 
+def test_mirroring_a_caches_reduced_inputs_is_refused_in_one_line(shards_and_cache):
+    _, cache, _ = shards_and_cache
+    cfg = DataConfig(path=str(cache), batch_size=1, workers=0, val_every=0, shuffle_buffer=0, mirror=True)
+    with pytest.raises(InputError, match="data.mirror=true does not mirror a cache's reduced inputs"):
+        list(make_loader(cfg, "flow", "train"))
+    assert len(list(make_loader(cfg, "kp", "train"))) == 6  # kp reads only the arrays: mirrored as from shards
+
+
 def test_rerun_finishes_an_interrupted_cache_and_skips_whole_shards(shards_and_cache, tmp_path):
     shards, cache, _ = shards_and_cache
     out = tmp_path / "c"
