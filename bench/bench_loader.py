@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def measure(data: str, inputs: str, workers: int, clips: int, batch: int = 4) -> tuple[float, float]:
+def measure(data: str, inputs: str, workers: int, clips: int, batch: int = 4, **options) -> tuple[float, float]:
     from motionhmr.data import DataConfig, make_loader
 
-    cfg = DataConfig(path=data, batch_size=batch, workers=workers, shuffle_buffer=8)
+    cfg = DataConfig(path=data, batch_size=batch, workers=workers, shuffle_buffer=8, **options)
     loader = make_loader(cfg, inputs, "train", batches=clips // batch + 1)
     it = iter(loader)
     first = next(it)  # worker start-up and the first decode are not steady state
@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--inputs", nargs="+", default=["kp", "flow+kp", "rgb"])
     ap.add_argument("--workers", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--clips", type=int, default=48)
+    ap.add_argument("--mirror", action="store_true", help="with data.mirror=true (a checkout that has it)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     import motionhmr.data
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     print("| inputs | workers | clips/s | MB per clip |\n|---|---|---|---|")
     for inputs in args.inputs:
         for w in args.workers:
-            rate, size = measure(args.data, inputs, w, args.clips)
+            rate, size = measure(args.data, inputs, w, args.clips, **({"mirror": True} if args.mirror else {}))
             print(f"| {inputs} | {w} | {rate:.2f} | {size / 1e6:.1f} |", flush=True)
     return 0
 
