@@ -35,10 +35,11 @@ Contract
     ``~/.cache/motionhmr/multiview/`` when DIR is read-only), keyed by the bytes of the
     calibration and the videos and the detector settings, so a second eval skips detection.
 
-The ``neck`` and ``head`` of MediaPipe's mapping are mid-shoulders and mid-ears
-(:mod:`motionhmr.detect`), not the training body's neck and head joints (7 cm and 2.3 cm
-away); the limb joints are the same anatomical points. That offset is in every row, the
-best constant pose's included.
+The reference is made of MediaPipe's points: its hips, shoulders and limbs, mid-shoulders for
+``neck`` and mid-ears for ``head`` (:mod:`motionhmr.detect`). A body model's joints are other
+points (Anny's head joint sits ~17 cm further back than the mid-ears, in the torso's frame,
+on the demo), so every body model's row carries that offset. The best constant pose and the
+detector's own 3D (:mod:`.score`) are made of the reference's points and do not.
 """
 
 from __future__ import annotations
