@@ -37,8 +37,9 @@ Contract
 
 The reference is made of MediaPipe's points: its hips, shoulders and limbs, mid-shoulders for
 ``neck`` and mid-ears for ``head`` (:mod:`motionhmr.detect`). A body model's joints are other
-points (Anny's head joint sits ~17 cm further back than the mid-ears, in the torso's frame,
-on the demo), so every body model's row carries that offset. The best constant pose and the
+points (Anny's head joint sits 5 cm behind the hip-shoulder plane on synthetic ground truth,
+the demo's mid-ears 12 cm in front of it: medians), so every body model's row carries that
+offset. The best constant pose and the
 detector's own 3D (:mod:`.score`) are made of the reference's points and do not.
 """
 
